@@ -1,0 +1,451 @@
+"""The parser: IR text -> ``Module``, with every error located (``file:line:col`` and a caret).
+
+Two steps: lark (LALR, grammar in ``grammar.lark``) builds light raw records with token
+positions, then ``_Resolver`` binds each ``%name`` to its definition in scope, builds the frozen
+ops through the registry, and runs the verifier, mapping each problem back to its op's position.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import attrs
+import lark
+from lark import Token
+
+from ctc.errors import Diagnostic, SourceError
+from ctc.ir.attributes import (
+    Attribute,
+    BoolAttr,
+    DictAttr,
+    FloatAttr,
+    IntAttr,
+    ListAttr,
+    NoneAttr,
+    StrAttr,
+    TagAttr,
+    attr_problems,
+)
+from ctc.ir.core import Block, Func, Loc, Module, Op, Operand, OperandList, Value
+from ctc.ir.ops import OP_CLASSES, op_class
+from ctc.ir.types import DTYPES, SCALAR_KINDS, NoneType, ScalarType, Type, tensor
+from ctc.ir.verifier import verify
+
+_GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+# What the user is told instead of lark's terminal names.
+_FRIENDLY = {
+    "VALUE": "a value (%name)",
+    "SYMBOL": "a function name (@name)",
+    "OPNAME": "an op name (namespace.op)",
+    "KEY": "a name",
+    "INT": "an integer",
+    "FLOAT": "a float",
+    "NAN_BITS": "a NaN with bits",
+    "STRING": 'a string ("...")',
+    "TAG": "a tagged attribute (#dtype<f32>)",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "__ANON_0": "'->'",
+    "MODULE": "'module'",
+    "FUNC": "'func'",
+    "LOC": "'loc'",
+    "NONE": "'none'",
+    "TRUE": "'true'",
+    "FALSE": "'false'",
+    "STRIDES": "'strides'",
+}
+
+
+@attrs.frozen
+class _RawValue:
+    token: Token
+
+
+@attrs.frozen
+class _RawList:
+    items: tuple[object, ...]
+
+
+@attrs.define
+class _RawRegion:
+    args: list[tuple[Token, Type]]
+    ops: list[_RawOp]
+
+
+@attrs.define
+class _RawOp:
+    results: list[Token]
+    name: Token
+    operands: list[object]
+    attributes: DictAttr
+    types: list[Type]
+    loc: Loc
+    regions: list[_RawRegion]
+
+
+@attrs.define
+class _RawFunc:
+    name: Token
+    args: list[tuple[Token, Type, DictAttr]]
+    results: list[tuple[Type, DictAttr]]
+    attributes: DictAttr
+    ops: list[_RawOp]
+
+
+class _LocatedError(Exception):
+    def __init__(self, token: Token | None, message: str) -> None:
+        super().__init__(message)
+        self.token = token
+        self.message = message
+
+
+def _unquote(token: Token) -> str:
+    return str(json.loads(str(token)))
+
+
+@lark.v_args(inline=True)
+class _Builder(lark.Transformer):
+    """Turns parse-tree nodes into raw records as the LALR parser reduces them."""
+
+    def start(self, *items: object) -> tuple[DictAttr, list[_RawFunc]]:
+        attributes = items[0] if items and isinstance(items[0], DictAttr) else DictAttr()
+        funcs = [item for item in items if isinstance(item, _RawFunc)]
+        return attributes, funcs
+
+    def func(self, name: Token, *items: object) -> _RawFunc:
+        args = [i for i in items if isinstance(i, tuple) and len(i) == 3]
+        results = [i for i in items if isinstance(i, tuple) and len(i) == 2]
+        dicts = [i for i in items if isinstance(i, DictAttr)]
+        ops = [i for i in items if isinstance(i, _RawOp)]
+        return _RawFunc(name, args, results, dicts[0] if dicts else DictAttr(), ops)
+
+    def func_arg(
+        self, token: Token, value_type: Type, attributes: DictAttr | None = None
+    ) -> tuple[Token, Type, DictAttr]:
+        return (token, value_type, attributes or DictAttr())
+
+    def func_result(
+        self, value_type: Type, attributes: DictAttr | None = None
+    ) -> tuple[Type, DictAttr]:
+        return (value_type, attributes or DictAttr())
+
+    def op(self, results: list[Token] | None, name: Token, *items: object) -> _RawOp:
+        operands: list[object] = []
+        attributes = DictAttr()
+        types: list[Type] = []
+        loc = Loc()
+        regions: list[_RawRegion] = []
+        for item in items:
+            if isinstance(item, _OperandItem):
+                operands.append(item.value)
+            elif isinstance(item, DictAttr):
+                attributes = item
+            elif isinstance(item, _TypeList):
+                types = item.types
+            elif isinstance(item, Loc):
+                loc = item
+            elif isinstance(item, _RawRegion):
+                regions.append(item)
+        return _RawOp(results or [], name, operands, attributes, types, loc, regions)
+
+    def op_results(self, *tokens: Token) -> list[Token]:
+        return list(tokens)
+
+    def result_types(self, *types: Type) -> _TypeList:
+        return _TypeList(list(types))
+
+    def loc(self, *entries: tuple[str, Attribute, Token] | None) -> Loc:
+        fields: dict[str, object] = {}
+        for entry in entries:
+            if entry is None:
+                continue
+            key, value, token = entry
+            if key not in Loc.FIELDS:
+                raise _LocatedError(
+                    token, f"unknown loc field '{key}' (known: {', '.join(Loc.FIELDS)})"
+                )
+            expected: type = {"annotations": DictAttr, "seq": IntAttr, "ac_graph_id": IntAttr}.get(
+                key, StrAttr
+            )
+            if not isinstance(value, expected):
+                raise _LocatedError(
+                    token, f"loc field '{key}' takes a {expected.__name__}, got {value}"
+                )
+            fields[key] = value if isinstance(value, DictAttr) else value.py
+        return Loc(**fields)  # type: ignore[arg-type]
+
+    def region(self, args: list[tuple[Token, Type]] | None, *ops: _RawOp) -> _RawRegion:
+        return _RawRegion(args or [], list(ops))
+
+    def block_args(self, *args: tuple[Token, Type] | None) -> list[tuple[Token, Type]]:
+        return [a for a in args if a is not None]
+
+    def block_arg(self, token: Token, value_type: Type) -> tuple[Token, Type]:
+        return (token, value_type)
+
+    # operands are wrapped so that `op` can tell them from the attribute dict
+    def value_operand(self, token: Token) -> _OperandItem:
+        return _OperandItem(_RawValue(token))
+
+    def list_operand(self, *items: _OperandItem | Attribute | None) -> _OperandItem:
+        values = tuple(_unwrap(i) for i in items if i is not None)
+        if any(isinstance(v, _RawValue | _RawList) for v in values):
+            return _OperandItem(_RawList(values))
+        return _OperandItem(ListAttr(values))  # type: ignore[arg-type]
+
+    def literal_operand(self, value: Attribute) -> _OperandItem:
+        return _OperandItem(value)
+
+    # types
+    def tensor_type(self, dtype: Token, *items: object) -> Type:
+        if str(dtype) not in DTYPES:
+            raise _LocatedError(dtype, f"unknown dtype '{dtype}' (known: {', '.join(DTYPES)})")
+        dims = tuple(i for i in items if isinstance(i, int | str))
+        strides = next((i for i in items if isinstance(i, list)), None)
+        return tensor(str(dtype), *dims, strides=None if strides is None else tuple(strides))
+
+    def strides(self, *dims: int | str | None) -> list[int | str]:
+        return [d for d in dims if d is not None]
+
+    def named_type(self, token: Token) -> Type:
+        if str(token) in SCALAR_KINDS:
+            return ScalarType(str(token))
+        raise _LocatedError(
+            token,
+            f"unknown type '{token}': expected a tensor type such as "
+            f"f32[2,3], or one of {', '.join(SCALAR_KINDS)}, none",
+        )
+
+    def none_type(self) -> Type:
+        return NoneType()
+
+    def int_dim(self, token: Token) -> int:
+        return int(token)
+
+    def symbol_dim(self, token: Token) -> str:
+        return str(token)
+
+    def string_dim(self, token: Token) -> str:
+        return _unquote(token)
+
+    # attributes
+    def attr_dict(self, *entries: tuple[str, Attribute, Token]) -> DictAttr:
+        return _make_dict(entries)
+
+    def dict_value(self, *entries: tuple[str, Attribute, Token] | None) -> DictAttr:
+        return _make_dict([e for e in entries if e is not None])
+
+    def entry(self, key: Token, value: Attribute | _OperandItem) -> tuple[str, Attribute, Token]:
+        name = _unquote(key) if key.type == "STRING" else str(key)
+        return (name, _unwrap(value), key)  # type: ignore[return-value]
+
+    def list_attr(self, *items: Attribute | None) -> ListAttr:
+        return ListAttr(tuple(i for i in items if i is not None))
+
+    def int_attr(self, token: Token) -> IntAttr:
+        return IntAttr(int(token))
+
+    def float_attr(self, token: Token) -> FloatAttr:
+        return FloatAttr.of(float(token))
+
+    def nan_bits_attr(self, token: Token) -> FloatAttr:
+        return FloatAttr(int(str(token)[6:-1], 16))
+
+    def str_attr(self, token: Token) -> StrAttr:
+        return StrAttr(_unquote(token))
+
+    def true_attr(self) -> BoolAttr:
+        return BoolAttr(True)
+
+    def false_attr(self) -> BoolAttr:
+        return BoolAttr(False)
+
+    def none_attr(self) -> NoneAttr:
+        return NoneAttr()
+
+    def tag_attr(self, token: Token) -> TagAttr:
+        text = str(token)[1:-1]
+        tag, _, payload = text.partition("<")
+        value = TagAttr(tag, payload)
+        problems = attr_problems(value)
+        if problems:
+            raise _LocatedError(token, problems[0])
+        return value
+
+
+@attrs.frozen
+class _OperandItem:
+    value: object
+
+
+@attrs.frozen
+class _TypeList:
+    types: list[Type]
+
+
+def _unwrap(item: object) -> object:
+    return item.value if isinstance(item, _OperandItem) else item
+
+
+def _make_dict(
+    entries: list[tuple[str, Attribute, Token]] | tuple[tuple[str, Attribute, Token], ...],
+) -> DictAttr:
+    seen: set[str] = set()
+    for key, _, token in entries:
+        if key in seen:
+            raise _LocatedError(token, f"attribute '{key}' is given twice")
+        seen.add(key)
+    return DictAttr(tuple(sorted((key, value) for key, value, _ in entries)))
+
+
+@cache
+def _lark() -> lark.Lark:
+    return lark.Lark(
+        _GRAMMAR.read_text(),
+        parser="lalr",
+        lexer="contextual",
+        transformer=_Builder(),
+        maybe_placeholders=True,
+    )
+
+
+class _Resolver:
+    """Binds names to definitions, builds frozen ops, remembers where each op was written."""
+
+    def __init__(self) -> None:
+        self.positions: dict[int, Token] = {}
+        self.function_positions: dict[str, Token] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def func(self, raw: _RawFunc) -> Func:
+        self.function_positions.setdefault(str(raw.name)[1:], raw.name)
+        scope: dict[str, Value] = {}
+        args = tuple(self._define(token, value_type, scope) for token, value_type, _ in raw.args)
+        ops = tuple(self._op(op, scope) for op in raw.ops)
+        arg_attrs = tuple(attributes for _, _, attributes in raw.args)
+        result_types = tuple(value_type for value_type, _ in raw.results)
+        result_attrs = tuple(attributes for _, attributes in raw.results)
+        return Func(
+            str(raw.name)[1:],
+            Block(ops, args),
+            result_types,
+            arg_attrs,
+            result_attrs,
+            raw.attributes,
+        )
+
+    def _define(self, token: Token, value_type: Type, scope: dict[str, Value]) -> Value:
+        name = str(token)[1:]
+        if name in scope:
+            raise _LocatedError(token, f"value %{name} is defined twice")
+        value = Value(name, value_type)
+        scope[name] = value
+        return value
+
+    def _operand(self, item: object, scope: dict[str, Value]) -> Operand:
+        if isinstance(item, _RawValue):
+            name = str(item.token)[1:]
+            if name not in scope:
+                raise _LocatedError(item.token, f"use of undefined value %{name}")
+            return scope[name]
+        if isinstance(item, _RawList):
+            return OperandList(tuple(self._operand(i, scope) for i in item.items))
+        return item  # type: ignore[return-value]
+
+    def _op(self, raw: _RawOp, scope: dict[str, Value]) -> Op:
+        name = str(raw.name)
+        cls = op_class(name)
+        if cls is None:
+            namespace = name.partition(".")[0]
+            known = ", ".join(n for n in OP_CLASSES if n.startswith(namespace + "."))
+            raise _LocatedError(
+                raw.name, f"unknown op '{name}' (the {namespace} namespace has: {known})"
+            )
+        if len(raw.results) != len(raw.types):
+            raise _LocatedError(
+                raw.name,
+                f"{name} names {len(raw.results)} results but gives {len(raw.types)} result types",
+            )
+        operands = tuple(self._operand(o, scope) for o in raw.operands)
+        regions = []
+        for raw_region in raw.regions:
+            inner = scope if cls.TRANSPARENT_REGIONS else {}
+            args = tuple(self._define(t, ty, inner) for t, ty in raw_region.args)
+            ops = tuple(self._op(o, inner) for o in raw_region.ops)
+            regions.append(Block(ops, args))
+        results = tuple(
+            self._define(t, ty, scope) for t, ty in zip(raw.results, raw.types, strict=True)
+        )
+        op = cls(name, operands, results, raw.attributes, tuple(regions), raw.loc)
+        self.positions[id(op)] = raw.name
+        return op
+
+
+def parse_module(text: str, filename: str = "<string>", verify_module: bool = True) -> Module:
+    """Parses IR text. Raises ``SourceError`` with the location of every problem found."""
+    try:
+        parsed: Any = _lark().parse(text)
+        attributes, raw_funcs = parsed
+        resolver = _Resolver()
+        module = Module(tuple(resolver.func(f) for f in raw_funcs), attributes)
+    except _LocatedError as error:
+        line, column = (error.token.line, error.token.column) if error.token else (1, 1)
+        raise SourceError.at(filename, text, line or 1, column or 1, error.message) from None
+    except lark.exceptions.UnexpectedInput as error:
+        raise SourceError.at(
+            filename,
+            text,
+            error.line if error.line > 0 else 1,
+            error.column if error.column > 0 else 1,
+            _describe_syntax_error(error),
+        ) from None
+    if verify_module:
+        problems = verify(module)
+        if problems:
+            diagnostics = []
+            for problem in problems:
+                if problem.op is not None:
+                    token = resolver.positions.get(id(problem.op))
+                else:
+                    token = resolver.function_positions.get(problem.function or "")
+                line, column = (token.line or 1, token.column or 1) if token else (1, 1)
+                diagnostics.append(Diagnostic(line, column, str(problem)))
+            raise SourceError(filename, text, diagnostics)
+    return module
+
+
+def parse_file(path: str | Path) -> Module:
+    path = Path(path)
+    return parse_module(path.read_text(), str(path))
+
+
+def _describe_syntax_error(error: lark.exceptions.UnexpectedInput) -> str:
+    if isinstance(error, lark.exceptions.UnexpectedEOF):
+        return "unexpected end of input" + _expected(error.expected)
+    if isinstance(error, lark.exceptions.UnexpectedToken):
+        token = error.token
+        found = "end of input" if token.type == "$END" else f"'{token}'"
+        return f"unexpected {found}" + _expected(error.expected)
+    if isinstance(error, lark.exceptions.UnexpectedCharacters):
+        return f"unexpected character '{error.char}'" + _expected(error.allowed)
+    return str(error)
+
+
+def _expected(names: Any) -> str:
+    if not names:
+        return ""
+    friendly = sorted({_FRIENDLY.get(n, n) for n in names if n != "$END"})
+    if not friendly:
+        return ""
+    return "; expected " + ", ".join(friendly)

@@ -1,0 +1,277 @@
+"""The module-wide verifier.
+
+Guarantees, when it returns no problems: every value is defined once in its scope and before
+each use; operand types equal their definitions; every function ends in ``ctc.return`` whose
+operands match the declared results; sub-graphs of higher-order ops see only their own arguments
+and end in ``ctc.yield``; grouping regions are well formed; every collective names mesh
+dimensions of the module with a matching group size, has well-formed attributes, and is completed
+by exactly one ``coll.wait`` (and nothing else reads its pending result).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ctc.ir.attributes import attr_problems
+from ctc.ir.types import NoneType, type_problems
+
+if TYPE_CHECKING:
+    from ctc.ir.core import Block, Func, Module, Op, Value
+
+
+@attrs.frozen(eq=False)
+class Problem:
+    """One verification failure, pointing at the op (when there is one) that caused it."""
+
+    message: str
+    op: Op | None = None
+    function: str | None = None
+
+    def __str__(self) -> str:
+        where = f"in @{self.function}: " if self.function else ""
+        if self.op is None:
+            return where + self.message
+        head = self.op.name
+        if self.op.results:
+            head = ", ".join(f"%{r.name}" for r in self.op.results) + " = " + head
+        return f"{where}{self.message} (at '{head}')"
+
+
+class VerificationError(Exception):
+    """Raised by ``check``: the module is invalid. ``problems`` lists every failure."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def verify(module: Module) -> list[Problem]:
+    """Every problem of ``module``; empty when it is valid."""
+    problems = _mesh_problems(module)
+    mesh = dict(module.mesh) if not problems else {}
+    names = Counter(func.name for func in module.functions)
+    problems += [
+        Problem(f"function @{name} is defined {n} times") for name, n in names.items() if n > 1
+    ]
+    for func in module.functions:
+        for problem in _FunctionVerifier(func, mesh).run():
+            problems.append(attrs.evolve(problem, function=func.name))
+    return problems
+
+
+def check(module: Module) -> Module:
+    """Returns ``module`` unchanged when valid; raises ``VerificationError`` otherwise."""
+    problems = verify(module)
+    if problems:
+        raise VerificationError(problems)
+    return module
+
+
+def _mesh_problems(module: Module) -> list[Problem]:
+    mesh = module.attributes.get("mesh")
+    if mesh is None:
+        return []
+    pairs = mesh.py
+    well_formed = isinstance(pairs, list) and all(
+        isinstance(p, list)
+        and len(p) == 2
+        and isinstance(p[0], str)
+        and isinstance(p[1], int)
+        and not isinstance(p[1], bool)
+        and p[1] >= 1
+        for p in pairs
+    )
+    if not well_formed:
+        return [
+            Problem(
+                'module attribute mesh must be a list of ["name", size] pairs with '
+                f"sizes >= 1, got {mesh}"
+            )
+        ]
+    assert isinstance(pairs, list)
+    repeated = [name for name, n in Counter(p[0] for p in pairs).items() if n > 1]  # type: ignore[index]
+    return [Problem(f"mesh dimension '{name}' appears twice") for name in repeated]
+
+
+class _FunctionVerifier:
+    def __init__(self, func: Func, mesh: dict[str, int]) -> None:
+        self.func = func
+        self.mesh = mesh
+        self.problems: list[Problem] = []
+        self.pending: dict[str, int] = {}  # collective result name -> number of coll.wait uses
+        self.collectives: dict[str, Op] = {}
+
+    def run(self) -> list[Problem]:
+        func = self.func
+        if func.arg_attrs and len(func.arg_attrs) != len(func.args):
+            self.problems.append(
+                Problem(
+                    f"{len(func.arg_attrs)} argument attribute dicts for {len(func.args)} arguments"
+                )
+            )
+        if func.result_attrs and len(func.result_attrs) != len(func.result_types):
+            self.problems.append(
+                Problem(
+                    f"{len(func.result_attrs)} result attribute dicts for "
+                    f"{len(func.result_types)} results"
+                )
+            )
+        for value_type in func.result_types:
+            self.problems += [Problem(p) for p in type_problems(value_type)]
+        scope: dict[str, Value] = {}
+        self._define(func.body.args, scope, None)
+        self._block(func.body, scope, terminator="ctc.return")
+        if func.ops and func.ops[-1].name == "ctc.return":
+            self._return(func.ops[-1])
+        for name, waits in self.pending.items():
+            if waits != 1:
+                self.problems.append(
+                    Problem(
+                        f"collective result %{name} is waited {waits} times; "
+                        "it must be waited exactly once",
+                        self.collectives[name],
+                    )
+                )
+        return self.problems
+
+    def _define(self, values: tuple[Value, ...], scope: dict[str, Value], op: Op | None) -> None:
+        for value in values:
+            if value.name in scope:
+                self.problems.append(Problem(f"value %{value.name} is defined twice", op))
+            scope[value.name] = value
+            self.problems += [Problem(p, op) for p in type_problems(value.type)]
+
+    def _block(self, block: Block, scope: dict[str, Value], terminator: str | None) -> None:
+        for index, op in enumerate(block.ops):
+            last = index == len(block.ops) - 1
+            if op.name in ("ctc.return", "ctc.yield") and (op.name != terminator or not last):
+                where = (
+                    "the end of a function"
+                    if op.name == "ctc.return"
+                    else "the end of a higher-order op's region"
+                )
+                self.problems.append(Problem(f"{op.name} may only stand at {where}", op))
+            self._op(op, scope)
+        if terminator is not None and (not block.ops or block.ops[-1].name != terminator):
+            owner = "function" if terminator == "ctc.return" else "higher-order op region"
+            self.problems.append(Problem(f"a {owner} must end with {terminator}"))
+
+    def _op(self, op: Op, scope: dict[str, Value]) -> None:
+        from ctc.ir.ops import WaitOp, op_class
+
+        expected_class = op_class(op.name)
+        if expected_class is None:
+            self.problems.append(Problem(f"unknown op '{op.name}'", op))
+        elif type(op) is not expected_class:
+            self.problems.append(
+                Problem(
+                    f"op '{op.name}' must be a {expected_class.__name__}, "
+                    f"not a {type(op).__name__}",
+                    op,
+                )
+            )
+        for value in op.operand_values():
+            defined = scope.get(value.name)
+            if defined is None:
+                self.problems.append(Problem(f"use of undefined value %{value.name}", op))
+            elif defined.type != value.type:
+                self.problems.append(
+                    Problem(
+                        f"operand %{value.name} has type {value.type} but "
+                        f"is defined as {defined.type}",
+                        op,
+                    )
+                )
+            if value.name in self.pending and defined is not None:
+                if isinstance(op, WaitOp):
+                    self.pending[value.name] += 1
+                else:
+                    self.problems.append(
+                        Problem(
+                            f"%{value.name} is a pending collective result; only coll.wait may use it",
+                            op,
+                        )
+                    )
+        for _, attribute in op.attributes.entries:
+            self.problems += [Problem(p, op) for p in attr_problems(attribute)]
+        self.problems += op.verify()
+        self._collective(op, scope)
+        for region in op.regions:
+            if op.TRANSPARENT_REGIONS:
+                self._block(region, scope, terminator=None)
+            else:
+                inner: dict[str, Value] = {}
+                self._define(region.args, inner, op)
+                self._block(region, inner, terminator="ctc.yield")
+        self._define(op.results, scope, op)
+        self._finish_collectives(op)
+
+    def _collective(self, op: Op, scope: dict[str, Value]) -> None:
+        from ctc.ir.ops import CollectiveOp, WaitOp
+
+        if isinstance(op, WaitOp) and op.operands:
+            source = op.operands[0]
+            if (
+                getattr(source, "name", None) not in self.pending
+                and getattr(source, "name", None) in scope
+            ):
+                self.problems.append(Problem("coll.wait must wait on a collective's result", op))
+        if not isinstance(op, CollectiveOp) or (not self.mesh and not op.group_dims):
+            return
+        dims = op.group_dims
+        unknown = [d for d in dims if d not in self.mesh]
+        if unknown:
+            known = ", ".join(self.mesh) or "none: the module has no mesh attribute"
+            self.problems.append(
+                Problem(
+                    f"{op.name} names mesh dimension '{unknown[0]}', which "
+                    f"the module's mesh lacks (mesh dimensions: {known})",
+                    op,
+                )
+            )
+            return
+        expected = 1
+        for dim in dims:
+            expected *= self.mesh[dim]
+        if op.size != expected:
+            self.problems.append(
+                Problem(
+                    f"{op.name} over {op.group_key} has size {op.size}, but "
+                    f"the mesh gives that group {expected} ranks",
+                    op,
+                )
+            )
+
+    def _finish_collectives(self, op: Op) -> None:
+        from ctc.ir.ops import CollectiveOp
+
+        if isinstance(op, CollectiveOp) and len(op.results) == 1:
+            self.pending[op.results[0].name] = 0
+            self.collectives[op.results[0].name] = op
+
+    def _return(self, op: Op) -> None:
+        declared = self.func.result_types
+        if len(op.operands) != len(declared):
+            self.problems.append(
+                Problem(
+                    f"ctc.return gives {len(op.operands)} value(s) but the "
+                    f"function declares {len(declared)}",
+                    op,
+                )
+            )
+            return
+        for position, (operand, value_type) in enumerate(zip(op.operands, declared, strict=True)):
+            actual = getattr(operand, "type", None)
+            if actual is None:
+                actual = NoneType() if str(operand) == "none" else None
+            if actual != value_type:
+                self.problems.append(
+                    Problem(
+                        f"ctc.return result {position} is {actual or operand} "
+                        f"but the function declares {value_type}",
+                        op,
+                    )
+                )

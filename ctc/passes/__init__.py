@@ -1,0 +1,1 @@
+"""Passes: ``Module -> Module`` transformations named in pipeline strings."""
