@@ -179,9 +179,8 @@ class _Builder(lark.Transformer):
                 key, StrAttr
             )
             if not isinstance(value, expected):
-                raise _LocatedError(
-                    token, f"loc field '{key}' takes a {expected.__name__}, got {value}"
-                )
+                kind = {DictAttr: "a dict", IntAttr: "an integer"}.get(expected, "a string")
+                raise _LocatedError(token, f"loc field '{key}' takes {kind}, got {value}")
             fields[key] = value if isinstance(value, DictAttr) else value.py
         return Loc(**fields)  # type: ignore[arg-type]
 
@@ -231,6 +230,8 @@ class _Builder(lark.Transformer):
         return NoneType()
 
     def int_dim(self, token: Token) -> int:
+        if int(token) < 0:
+            raise _LocatedError(token, f"dimension {token} is negative")
         return int(token)
 
     def symbol_dim(self, token: Token) -> str:
@@ -329,7 +330,7 @@ class _Resolver:
         self.diagnostics: list[Diagnostic] = []
 
     def func(self, raw: _RawFunc) -> Func:
-        self.function_positions.setdefault(str(raw.name)[1:], raw.name)
+        self.function_positions[str(raw.name)[1:]] = raw.name
         scope: dict[str, Value] = {}
         args = tuple(self._define(token, value_type, scope) for token, value_type, _ in raw.args)
         ops = tuple(self._op(op, scope) for op in raw.ops)

@@ -54,7 +54,9 @@ def verify(module: Module) -> list[Problem]:
     mesh = dict(module.mesh) if not problems else {}
     names = Counter(func.name for func in module.functions)
     problems += [
-        Problem(f"function @{name} is defined {n} times") for name, n in names.items() if n > 1
+        Problem(f"function @{name} is defined {n} times", function=name)
+        for name, n in names.items()
+        if n > 1
     ]
     for func in module.functions:
         for problem in _FunctionVerifier(func, mesh).run():
@@ -123,7 +125,7 @@ class _FunctionVerifier:
             self.problems += [Problem(p) for p in type_problems(value_type)]
         scope: dict[str, Value] = {}
         self._define(func.body.args, scope, None)
-        self._block(func.body, scope, terminator="ctc.return")
+        self._block(func.body, scope, terminator="ctc.return", owner=None)
         if func.ops and func.ops[-1].name == "ctc.return":
             self._return(func.ops[-1])
         for name, waits in self.pending.items():
@@ -144,7 +146,9 @@ class _FunctionVerifier:
             scope[value.name] = value
             self.problems += [Problem(p, op) for p in type_problems(value.type)]
 
-    def _block(self, block: Block, scope: dict[str, Value], terminator: str | None) -> None:
+    def _block(
+        self, block: Block, scope: dict[str, Value], terminator: str | None, owner: Op | None
+    ) -> None:
         for index, op in enumerate(block.ops):
             last = index == len(block.ops) - 1
             if op.name in ("ctc.return", "ctc.yield") and (op.name != terminator or not last):
@@ -156,8 +160,8 @@ class _FunctionVerifier:
                 self.problems.append(Problem(f"{op.name} may only stand at {where}", op))
             self._op(op, scope)
         if terminator is not None and (not block.ops or block.ops[-1].name != terminator):
-            owner = "function" if terminator == "ctc.return" else "higher-order op region"
-            self.problems.append(Problem(f"a {owner} must end with {terminator}"))
+            kind = "function" if terminator == "ctc.return" else "higher-order op region"
+            self.problems.append(Problem(f"a {kind} must end with {terminator}", owner))
 
     def _op(self, op: Op, scope: dict[str, Value]) -> None:
         from ctc.ir.ops import WaitOp, op_class
@@ -201,11 +205,11 @@ class _FunctionVerifier:
         self._collective(op, scope)
         for region in op.regions:
             if op.TRANSPARENT_REGIONS:
-                self._block(region, scope, terminator=None)
+                self._block(region, scope, terminator=None, owner=op)
             else:
                 inner: dict[str, Value] = {}
                 self._define(region.args, inner, op)
-                self._block(region, inner, terminator="ctc.yield")
+                self._block(region, inner, terminator="ctc.yield", owner=op)
         self._define(op.results, scope, op)
         self._finish_collectives(op)
 
