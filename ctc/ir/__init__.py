@@ -38,7 +38,7 @@ from ctc.ir.ops import (
 )
 from ctc.ir.parser import parse_file, parse_module
 from ctc.ir.printer import print_module, print_op
-from ctc.ir.types import NoneType, ScalarType, TensorType, Type, tensor
+from ctc.ir.types import NoneType, OpaqueType, ScalarType, TensorType, Type, tensor
 from ctc.ir.verifier import Problem, VerificationError, check, verify
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "NoneAttr",
     "NoneType",
     "Op",
+    "OpaqueType",
     "Operand",
     "OperandList",
     "Problem",

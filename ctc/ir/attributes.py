@@ -181,7 +181,20 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # Words of the text syntax; a key spelled like one is quoted.
 KEYWORDS = frozenset(
-    {"true", "false", "none", "inf", "nan", "loc", "func", "module", "int", "float", "bool"}
+    {
+        "true",
+        "false",
+        "none",
+        "inf",
+        "nan",
+        "loc",
+        "func",
+        "module",
+        "int",
+        "float",
+        "bool",
+        "opaque",
+    }
 )
 
 

@@ -31,7 +31,7 @@ from ctc.ir.attributes import (
 )
 from ctc.ir.core import Block, Func, Loc, Module, Op, Operand, OperandList, Value
 from ctc.ir.ops import OP_CLASSES, op_class
-from ctc.ir.types import DTYPES, SCALAR_KINDS, NoneType, ScalarType, Type, tensor
+from ctc.ir.types import DTYPES, SCALAR_KINDS, NoneType, OpaqueType, ScalarType, Type, tensor
 from ctc.ir.verifier import verify
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -225,6 +225,9 @@ class _Builder(lark.Transformer):
             f"unknown type '{token}': expected a tensor type such as "
             f"f32[2,3], or one of {', '.join(SCALAR_KINDS)}, none",
         )
+
+    def opaque_type(self, token: Token) -> Type:
+        return OpaqueType(str(token))
 
     def none_type(self) -> Type:
         return NoneType()

@@ -136,7 +136,18 @@ class NoneType:
         return "none"
 
 
-Type = TensorType | ScalarType | NoneType
+@attrs.frozen
+class OpaqueType:
+    """A non-tensor object the graph passes through, named by its kind: ``opaque<device_mesh>``
+    (a DTensor's mesh as a script object), ``opaque<block_mask>``."""
+
+    kind: str
+
+    def __str__(self) -> str:
+        return f"opaque<{self.kind}>"
+
+
+Type = TensorType | ScalarType | NoneType | OpaqueType
 
 
 def tensor(dtype: str, *shape: Dim, strides: tuple[Dim, ...] | None = None) -> TensorType:
@@ -166,4 +177,6 @@ def type_problems(value_type: Type) -> list[str]:
                 problems.append(f"{value_type} spells out contiguous strides; omit them")
     elif isinstance(value_type, ScalarType) and value_type.kind not in SCALAR_KINDS:
         problems.append(f"unknown scalar kind '{value_type.kind}'")
+    elif isinstance(value_type, OpaqueType) and not _SYMBOL.match(value_type.kind):
+        problems.append(f"opaque kind '{value_type.kind}' must be an identifier")
     return problems

@@ -112,6 +112,25 @@ def test_loc_none_results_and_strides_round_trip() -> None:
     assert parse_module(text) == module
 
 
+def test_opaque_values_round_trip() -> None:
+    text = (
+        "module {\n"
+        "  func @joint(\n"
+        "      %mesh: opaque<device_mesh> {input = 1},\n"
+        "      %x: f32[2]\n"
+        "  ) -> (\n"
+        "      f32[2]\n"
+        "  ) {\n"
+        "    %y = aten.neg.default(%x) : f32[2]\n"
+        "    ctc.return(%y)\n"
+        "  }\n"
+        "}\n"
+    )
+    module = parse_module(text)
+    assert str(module.functions[0].args[0].type) == "opaque<device_mesh>"
+    assert print_module(module) == text
+
+
 def test_contiguous_strides_are_canonicalised_away() -> None:
     assert tensor("f32", 2, 3, strides=(3, 1)) == tensor("f32", 2, 3)
 
