@@ -15,8 +15,9 @@ from collections.abc import Iterator, Mapping
 
 import attrs
 
-# The tags of ``#tag<payload>`` attributes: torch objects that appear as op arguments.
-TAGS: tuple[str, ...] = ("dtype", "device", "layout", "memory_format", "op")
+# The tags of ``#tag<payload>`` attributes: torch objects that appear as op arguments, and
+# ``#region<i>``, which stands for the sub-graph in region i of a higher-order op.
+TAGS: tuple[str, ...] = ("dtype", "device", "layout", "memory_format", "op", "region")
 _TAG_PAYLOAD = re.compile(r"[A-Za-z0-9_:.]+\Z")
 
 
