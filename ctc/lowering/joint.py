@@ -1,0 +1,78 @@
+"""Putting a lowered IR function back into a captured ``JointWithDescriptors``.
+
+The op graph comes from the IR alone; the boundary comes from the capture in this process: the
+placeholders' example values (fake tensors, fake script objects) and the input/output
+descriptors that ``aot_compile_joint_with_descriptors`` pairs with the real arguments. Every node's
+``meta["val"]`` is recomputed by fake-tensor propagation, and checked against the IR types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch.fx.passes.fake_tensor_prop import FakeTensorProp
+
+from ctc.errors import CtcError
+from ctc.ir.core import Func, walk_ops
+from ctc.ir.types import TensorType
+from ctc.lowering.to_fx import GroupNames, lower_function
+from ctc.torch_types import TORCH_TO_DTYPE
+
+
+def lower_into_joint(func: Func, joint: Any, group_names: GroupNames | None) -> fx.GraphModule:
+    """Lowers ``func`` and installs it as ``joint.graph_module`` (a JointWithDescriptors);
+    returns the new GraphModule. The function's arguments must match the captured placeholders
+    by name and order."""
+    captured: fx.GraphModule = joint.graph_module
+    old_placeholders = captured.graph.find_nodes(op="placeholder")
+    names = [arg.name for arg in func.args]
+    if names != [p.name for p in old_placeholders]:
+        raise CtcError(
+            f"@{func.name} takes {len(names)} arguments that do not match the captured step's "
+            f"{len(old_placeholders)} inputs (first difference at "
+            f"{_first_difference(names, [p.name for p in old_placeholders])})"
+        )
+    module = lower_function(func, group_names)
+    for new, old in zip(module.graph.find_nodes(op="placeholder"), old_placeholders, strict=True):
+        new.meta.update(old.meta)
+    old_output = captured.graph.find_nodes(op="output")[0]
+    new_output = module.graph.find_nodes(op="output")[0]
+    new_output.meta.update(old_output.meta)
+    propagate_fake_values(module, [p.meta.get("val") for p in old_placeholders])
+    check_types(func, module)
+    joint.graph_module = module
+    return module
+
+
+def propagate_fake_values(module: fx.GraphModule, inputs: list[Any]) -> None:
+    mode = torch._guards.detect_fake_mode(inputs)
+    if mode is None:
+        raise CtcError("the captured step's inputs carry no fake values to propagate from")
+    with mode:
+        FakeTensorProp(module, mode).propagate_dont_convert_inputs(*inputs)
+
+
+def check_types(func: Func, module: fx.GraphModule) -> None:
+    """Every node's propagated value agrees with its IR result type (static dims only)."""
+    types = {v.name: v.type for op in walk_ops(func.ops) for v in op.results}
+    for node in module.graph.nodes:
+        expected = types.get(node.name)
+        value = node.meta.get("val")
+        if not isinstance(expected, TensorType) or not isinstance(value, torch.Tensor):
+            continue
+        dtype = TORCH_TO_DTYPE.get(value.dtype)
+        shape = tuple(value.shape)
+        static = all(isinstance(d, int) for d in expected.shape)
+        if dtype != expected.dtype or (static and shape != expected.shape):
+            raise CtcError(
+                f"lowered %{node.name} computes {dtype}{list(shape)} but the IR says {expected}"
+            )
+
+
+def _first_difference(left: list[str], right: list[str]) -> str:
+    for index, (a, b) in enumerate(zip(left, right, strict=False)):
+        if a != b:
+            return f"position {index}: %{a} vs {b}"
+    return f"position {min(len(left), len(right))}"

@@ -1,0 +1,222 @@
+"""IR -> torch.fx: builds a GraphModule from a function of the IR alone.
+
+Guarantees: one FX node per IR op (plus an ``operator.getitem`` per result of a multi-result
+op), in IR order, named after the op's results; placeholders named and ordered as the function's
+arguments; higher-order ops' regions become sub-GraphModules reached by ``get_attr``; transparent
+``ctc.region`` ops are flattened, each node recording its enclosing regions in
+``meta["ctc_regions"]`` as (kind, name) pairs, outermost first. What inductor and the partitioner
+read is restored from each op's ``loc``: ``seq_nr``, ``recompute``, ``ac_graph_id``,
+``custom`` (annotations), ``partitioner_tag`` (phase) and ``ctc_module`` (module path).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch.utils.checkpoint import CheckpointPolicy
+
+from ctc.errors import CtcError
+from ctc.ir.attributes import Attribute, DictAttr, ListAttr, TagAttr
+from ctc.ir.core import Block, Func, Op, Operand, OperandList, Value
+from ctc.ir.ops import CollectiveOp, RegionOp
+from ctc.lowering.targets import match_schema, resolve_target
+from ctc.torch_types import torch_of
+
+GroupNames = Mapping[tuple[str, ...], str]
+
+
+class _Lowerer:
+    def __init__(self, group_names: GroupNames | None) -> None:
+        self.group_names = dict(group_names or {})
+        self.root = torch.nn.Module()
+        self.submodule_count = 0
+
+    def lower(self, block: Block, yield_name: str) -> fx.Graph:
+        graph = fx.Graph()
+        env: dict[str, fx.Node] = {}
+        for arg in block.args:
+            env[arg.name] = graph.placeholder(arg.name)
+        self._ops(block.ops, graph, env, regions=(), yield_name=yield_name)
+        return graph
+
+    def _ops(
+        self,
+        ops: Sequence[Op],
+        graph: fx.Graph,
+        env: dict[str, fx.Node],
+        regions: tuple[tuple[str, str], ...],
+        yield_name: str,
+    ) -> None:
+        for op in ops:
+            if isinstance(op, RegionOp):
+                inner = (*regions, (op.kind, op.region_name))
+                self._ops(op.body.ops, graph, env, inner, yield_name)
+                continue
+            if op.name == yield_name:
+                outputs = [self._value(o, env, op) for o in op.operands]
+                if yield_name == "ctc.yield" and len(outputs) == 1:
+                    graph.output(outputs[0])
+                else:
+                    graph.output(tuple(outputs) if yield_name == "ctc.yield" else outputs)
+                continue
+            self._op(op, graph, env, regions)
+
+    def _op(
+        self,
+        op: Op,
+        graph: fx.Graph,
+        env: dict[str, fx.Node],
+        regions: tuple[tuple[str, str], ...],
+    ) -> None:
+        target = resolve_target(op.name)
+        submodules = [self._region(op, index) for index in range(len(op.regions))]
+        get_attrs = [graph.get_attr(name) for name in submodules]
+        if isinstance(op, CollectiveOp) or op.name == "coll.wait":
+            args, kwargs = self._collective_args(op, env)
+        elif isinstance(target, torch._ops.OpOverload):
+            args, kwargs = self._schema_args(op, target, env)
+        else:
+            args = tuple(self._value(o, env, op, get_attrs) for o in op.operands)
+            kwargs = {key: self._attr(value, op, get_attrs) for key, value in op.attributes.entries}
+        single = len(op.results) == 1
+        name = op.results[0].name if single else None
+        node = graph.create_node("call_function", target, args, kwargs, name=name)
+        self._meta(node, op, regions)
+        if single:
+            env[op.results[0].name] = node
+            return
+        for index, result in enumerate(op.results):
+            item = graph.create_node(
+                "call_function", operator.getitem, (node, index), {}, name=result.name
+            )
+            item.meta.update({k: v for k, v in node.meta.items() if k != "val"})
+            env[result.name] = item
+
+    def _region(self, op: Op, index: int) -> str:
+        graph = self.lower(op.regions[index], yield_name="ctc.yield")
+        name = f"{op.results[0].name if op.results else 'region'}_graph_{index}"
+        while hasattr(self.root, name):
+            self.submodule_count += 1
+            name = f"{name}_{self.submodule_count}"
+        self.root.add_module(name, fx.GraphModule(self.root, graph))
+        return name
+
+    def _schema_args(
+        self, op: Op, target: torch._ops.OpOverload, env: dict[str, fx.Node]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        positional = True
+        names = [a.name for a in target._schema.arguments]
+        given = {}
+        for name, kwarg_only, operand, from_attribute in match_schema(op, target):
+            if from_attribute:
+                attribute = op.attributes.get(name)
+                assert attribute is not None
+                given[name] = (kwarg_only, self._attr(attribute, op))
+            else:
+                assert operand is not None
+                given[name] = (kwarg_only, self._value(operand, env, op))
+        for name in names:
+            if name not in given:
+                positional = False
+                continue
+            kwarg_only, value = given[name]
+            if positional and not kwarg_only:
+                args.append(value)
+            else:
+                kwargs[name] = value
+        return tuple(args), kwargs
+
+    def _collective_args(
+        self, op: Op, env: dict[str, fx.Node]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        source = self._value(op.operands[0], env, op)
+        if op.name == "coll.wait":
+            return (source,), {}
+        assert isinstance(op, CollectiveOp)
+        group = self.group_names.get(op.group_dims)
+        if group is None:
+            known = ", ".join("+".join(k) for k in self.group_names) or "none given"
+            raise CtcError(
+                f"cannot lower {op.name} over {op.group_key}: no process group for "
+                f"that mesh dimension (groups: {known})"
+            )
+        dim = op.attr("dim")
+        if dim is not None and dim.py != 0:
+            raise CtcError(
+                f"cannot lower {op.name} with dim = {dim}: torch's functional "
+                "collectives work on dim 0"
+            )
+        reduce_op = op.attr("reduce_op")
+        if op.name == "coll.all_gather":
+            return (source, op.size, group), {}
+        if op.name == "coll.reduce_scatter":
+            return (source, reduce_op.py if reduce_op else "sum", op.size, group), {}
+        if op.name == "coll.all_reduce":
+            return (source, reduce_op.py if reduce_op else "sum", group), {}
+        splits = [self._value(o, env, op) for o in op.operands[1:3]]
+        for index, key in enumerate(("output_split_sizes", "input_split_sizes")):
+            attribute = op.attr(key)
+            if attribute is not None:
+                splits.insert(index, attribute.py)
+        while len(splits) < 2:
+            splits.append(None)
+        return (source, splits[0], splits[1], group), {}
+
+    def _value(
+        self,
+        operand: Operand,
+        env: dict[str, fx.Node],
+        op: Op,
+        get_attrs: Sequence[fx.Node] = (),
+    ) -> Any:
+        if isinstance(operand, Value):
+            return env[operand.name]
+        if isinstance(operand, OperandList):
+            return [self._value(item, env, op, get_attrs) for item in operand.items]
+        return self._attr(operand, op, get_attrs)
+
+    def _attr(self, attribute: Attribute, op: Op, get_attrs: Sequence[fx.Node] = ()) -> Any:
+        if isinstance(attribute, TagAttr):
+            if attribute.tag == "region":
+                return get_attrs[int(attribute.value)]
+            if attribute.tag == "op":
+                return resolve_target(attribute.value)
+            return torch_of(attribute)
+        if isinstance(attribute, ListAttr):
+            return [self._attr(item, op, get_attrs) for item in attribute.items]
+        if isinstance(attribute, DictAttr):
+            return {key: self._attr(value, op, get_attrs) for key, value in attribute.entries}
+        return attribute.py
+
+    def _meta(self, node: fx.Node, op: Op, regions: tuple[tuple[str, str], ...]) -> None:
+        loc = op.loc
+        if loc.seq is not None:
+            node.meta["seq_nr"] = loc.seq
+        if loc.recompute is not None:
+            node.meta["recompute"] = CheckpointPolicy[loc.recompute.upper()]
+        if loc.ac_graph_id is not None:
+            node.meta["ac_graph_id"] = loc.ac_graph_id
+        if loc.annotations is not None:
+            node.meta["custom"] = loc.annotations.py
+        if loc.phase is not None:
+            node.meta["partitioner_tag"] = f"is_{'forward' if loc.phase == 'fwd' else 'backward'}"
+        if loc.module is not None:
+            node.meta["ctc_module"] = loc.module
+        if regions:
+            node.meta["ctc_regions"] = regions
+
+
+def lower_function(func: Func, group_names: GroupNames | None = None) -> fx.GraphModule:
+    """A GraphModule computing ``func``; ``group_names`` maps mesh dimensions to the process
+    group names that collectives run on (needed only when ``func`` has collectives)."""
+    lowerer = _Lowerer(group_names)
+    graph = lowerer.lower(func.body, yield_name="ctc.return")
+    module = fx.GraphModule(lowerer.root, graph, class_name=f"ctc_{func.name}")
+    module.graph.lint()
+    return module
