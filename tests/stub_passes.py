@@ -13,7 +13,19 @@ import attrs
 
 from ctc.ir.core import Module
 from ctc.passes.base import Pass
-from ctc.passes.options import IntOption, option
+from ctc.passes.options import (
+    AnyOf,
+    BoolOption,
+    ChoiceOption,
+    FloatOption,
+    IntOption,
+    ListOption,
+    OptionalOption,
+    Size,
+    SizeOption,
+    StrOption,
+    option,
+)
 from ctc.passes.registry import DECLARED, PASSES, PassSpec, Registry
 
 
@@ -78,6 +90,28 @@ class UnfinishedPass(Pass):
 
 
 @attrs.frozen
+class ExamplePass(StubPass):
+    """One option of every kind, for tests of the language that must not change when real
+    passes change their options. It may run once per stage."""
+
+    name: ClassVar[str] = "example"
+    conflicts_with: ClassVar[tuple[str, ...]] = ("example",)
+
+    mode: str = option(ChoiceOption(("block", "auto")), doc="a choice", positional=True)
+    prefetch: int = option(IntOption(minimum=0), default=0, doc="an int >= 0")
+    cap: Size | None = option(OptionalOption(SizeOption(minimum=1)), default=None, doc="a size")
+    memory_budget: Size | float | None = option(
+        OptionalOption(
+            AnyOf((SizeOption(minimum=1), FloatOption(0.0, 1.0, exclusive_minimum=True)))
+        ),
+        default=None,
+        doc="a size or a ratio",
+    )
+    tags: tuple[str, ...] = option(ListOption(StrOption()), default=(), doc="a list of strings")
+    flag: bool = option(BoolOption(), default=False, doc="a bool")
+
+
+@attrs.frozen
 class LeftPass(StubPass):
     """Declares a conflict with ``right``; ``right`` declares nothing."""
 
@@ -98,6 +132,7 @@ TEST_PASSES = {
     "break": f"{__name__}:BreakPass",
     "unfinished": f"{__name__}:UnfinishedPass",
     "missing": "tests.no_such_module:MissingPass",
+    "example": f"{__name__}:ExamplePass",
     "left": f"{__name__}:LeftPass",
     "right": f"{__name__}:RightPass",
 }

@@ -314,7 +314,7 @@ class ListOption:
         return "[" + ", ".join(self.item.format(v) for v in value) + "]"
 
     def describe(self) -> str:
-        return f"a list of ({self.item.describe()})"
+        return f"a list, each item {self.item.describe()}"
 
 
 @attrs.frozen

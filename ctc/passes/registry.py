@@ -23,12 +23,15 @@ from ctc.errors import CtcError
 from ctc.passes.base import DEVICES, STAGES, Pass
 from ctc.passes.options import (
     AnyOf,
+    BoolOption,
     ChoiceOption,
     FloatOption,
     IntOption,
     OptionalOption,
     OptionSpec,
+    Size,
     SizeOption,
+    StrOption,
     options_of,
 )
 
@@ -80,9 +83,9 @@ def spec_of(cls: type[Pass]) -> PassSpec:
 
 _MEMORY_BUDGET = OptionSpec(
     "memory_budget",
-    OptionalOption(AnyOf((SizeOption(minimum=1), FloatOption(0.0, 1.0, exclusive_minimum=True)))),
+    OptionalOption(AnyOf((SizeOption(minimum=1), FloatOption(minimum=1.0)))),
     None,
-    "peak memory the schedule may use: a size, or a fraction of device memory; none: no limit",
+    "peak memory allowed: a size, or a ratio >= 1 over the input's peak; none: no limit",
 )
 
 # Passes described ahead of (or apart from) their classes. A landed class must match its spec.
@@ -97,14 +100,18 @@ DECLARED: dict[str, PassSpec] = {
                 doc="block: one bucket per transformer block; auto: buckets from the cost model",
                 positional=True,
             ),
-            OptionSpec("prefetch", IntOption(minimum=0), 0, "buckets to all-gather ahead of use"),
+            OptionSpec("prefetch", IntOption(minimum=0), 1, "buckets to all-gather ahead of use"),
             OptionSpec(
                 "cap",
                 OptionalOption(SizeOption(minimum=1)),
-                None,
+                Size(500 * 10**6, "MB"),
                 "largest bucket; none: no cap",
             ),
             _MEMORY_BUDGET,
+            OptionSpec(
+                "split_streams", BoolOption(), True, "all-gathers on a communicator of their own"
+            ),
+            OptionSpec("device", StrOption(), "h100", "cost model profile for auto"),
         ),
         conflicts_with=("bucket",),
     ),
@@ -220,7 +227,11 @@ def _load_class(target: str) -> type[Pass] | None:
     module_name, class_name = _split(target)
     if _module_origin(module_name) is None:
         return None
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        # A pass module that fails to import is a bug of that module; say which, briefly.
+        raise CtcError(f"cannot import {target}: {type(error).__name__}: {error}") from None
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Pass)):
         return None

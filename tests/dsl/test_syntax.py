@@ -7,10 +7,11 @@ import pytest
 from ctc.dsl import parse_pipeline
 from ctc.dsl.syntax import parse_syntax
 from ctc.passes.options import Size, Word
+from tests.stub_passes import STUB_REGISTRY
 
 
 def canonical(text: str, explicit: bool = False) -> str:
-    return parse_pipeline(text, check=False).format(explicit=explicit)
+    return parse_pipeline(text, check=False, registry=STUB_REGISTRY).format(explicit=explicit)
 
 
 @pytest.mark.parametrize(
@@ -24,15 +25,15 @@ def canonical(text: str, explicit: bool = False) -> str:
         ("outline(kind=block)", "outline(kind=block)"),
         ("outline( kind = block )", "outline(kind=block)"),
         ('outline(kind="block")', "outline(kind=block)"),
-        ("bucket(block)", "bucket(block)"),
-        ("bucket(mode=block)", "bucket(block)"),
-        ("bucket(block, prefetch=0)", "bucket(block)"),
-        ("bucket(block, prefetch=2)", "bucket(block, prefetch=2)"),
-        ("bucket(auto, cap=25MB)", "bucket(auto, cap=25MB)"),
-        ("bucket(auto, cap=none)", "bucket(auto)"),
-        ("bucket(auto, memory_budget=0.5)", "bucket(auto, memory_budget=0.5)"),
-        ("bucket(auto, memory_budget=1)", "bucket(auto, memory_budget=1.0)"),
-        ("bucket(auto, memory_budget=64GiB)", "bucket(auto, memory_budget=64GiB)"),
+        ("example(block)", "example(block)"),
+        ("example(mode=block)", "example(block)"),
+        ("example(block, prefetch=0)", "example(block)"),
+        ("example(block, prefetch=2)", "example(block, prefetch=2)"),
+        ("example(auto, cap=25MB)", "example(auto, cap=25MB)"),
+        ("example(auto, cap=none)", "example(auto)"),
+        ("example(auto, memory_budget=0.5)", "example(auto, memory_budget=0.5)"),
+        ("example(auto, memory_budget=1)", "example(auto, memory_budget=1.0)"),
+        ("example(auto, memory_budget=64GiB)", "example(auto, memory_budget=64GiB)"),
         ("statistics(json=true)", "statistics(json=true)"),
         ("statistics(json=false)", "statistics"),
         ('statistics(file="out dir/s.json")', 'statistics(file="out dir/s.json")'),
@@ -45,6 +46,8 @@ def canonical(text: str, explicit: bool = False) -> str:
         ("inductor(regions)", "inductor(regions)"),
         ("fwd(inductor(scope=all))", "fwd(inductor(all))"),
         ("cudagraph", "cudagraph"),
+        ('example(auto, tags=[a, "b c", "none"])', 'example(auto, tags=[a, "b c", "none"])'),
+        ("example(auto, tags=[], flag=true)", "example(auto, flag=true)"),
     ],
 )
 def test_canonical_text(text: str, expected: str) -> None:
@@ -53,14 +56,14 @@ def test_canonical_text(text: str, expected: str) -> None:
 
 
 def test_explicit_shows_every_option() -> None:
-    assert canonical("bucket(block)", explicit=True) == (
-        "bucket(block, prefetch=0, cap=none, memory_budget=none)"
+    assert canonical("example(block)", explicit=True) == (
+        "example(block, prefetch=0, cap=none, memory_budget=none, tags=[], flag=false)"
     )
     assert canonical("statistics", explicit=True) == "statistics(json=false, file=none)"
     assert canonical("dce", explicit=True) == "dce"
-    explicit = canonical("fwd(bucket(auto, cap=1GB))", explicit=True)
-    assert parse_pipeline(explicit, check=False) == parse_pipeline(
-        "fwd(bucket(auto, cap=1GB))", check=False
+    explicit = canonical("fwd(example(auto, cap=1GB))", explicit=True)
+    assert parse_pipeline(explicit, check=False, registry=STUB_REGISTRY) == parse_pipeline(
+        "fwd(example(auto, cap=1GB))", check=False, registry=STUB_REGISTRY
     )
 
 

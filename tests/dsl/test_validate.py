@@ -31,15 +31,15 @@ def test_valid_pipelines_have_no_problems() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    text = "joint(inductor(all)),bucket(auto),bucket(block),unfinished"
+    text = "joint(inductor(all)),example(auto),bucket(block),example(block),unfinished"
     assert problems(text) == [
         (7, "pass 'inductor' does not work on stage joint (it works on: fwd, bwd)"),
         (
-            35,
-            "'bucket(block)' conflicts with 'bucket(auto)' (column 22): "
-            "pass 'bucket' may run only once per stage",
+            50,
+            "'example(block)' conflicts with 'example(auto)' (column 22): "
+            "pass 'example' may run only once per stage",
         ),
-        (49, "pass 'unfinished' is not implemented yet"),
+        (65, "pass 'unfinished' is not implemented yet"),
     ]
 
 
