@@ -81,6 +81,21 @@ class BreakPass(Pass):
         return attrs.evolve(module, functions=functions)
 
 
+SEEN: list[tuple[str, ...]] = []
+
+
+@attrs.frozen
+class SeenPass(Pass):
+    """Records the functions it is given in ``SEEN``; works on the fwd and bwd stages."""
+
+    name: ClassVar[str] = "seen"
+    stages: ClassVar[tuple[str, ...]] = ("fwd", "bwd")
+
+    def run(self, module: Module) -> Module:
+        SEEN.append(tuple(func.name for func in module.functions))
+        return module
+
+
 @attrs.frozen
 class UnfinishedPass(Pass):
     """Registered with ``implemented = False``."""
@@ -131,6 +146,7 @@ TEST_PASSES = {
     "crash": f"{__name__}:CrashPass",
     "break": f"{__name__}:BreakPass",
     "unfinished": f"{__name__}:UnfinishedPass",
+    "seen": f"{__name__}:SeenPass",
     "missing": "tests.no_such_module:MissingPass",
     "example": f"{__name__}:ExamplePass",
     "left": f"{__name__}:LeftPass",
