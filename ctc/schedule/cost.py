@@ -1,0 +1,336 @@
+"""The cost model: how long an op takes on a device, from its types and attributes alone.
+
+Compute is a roofline: ``max(flops / peak, bytes / bandwidth)`` plus a fixed per-kernel overhead,
+with FLOPs counted for matmuls, convolutions and attention (SDPA, flash, FlexAttention; forward
+and backward) and bytes (inputs + outputs) for every other kernel. Views cost nothing.
+
+Collectives follow NCCL's ring formulas (as torch's ``comm_analysis``): ``base latency + steps x
+hop latency + bytes on the wire / bus bandwidth``, with ``p - 1`` steps for all-gather,
+reduce-scatter and all-to-all and ``2(p - 1)`` for all-reduce. A group whose ranks span nodes
+(the mesh laid out row-major, ``gpus_per_node`` ranks to a node) uses the inter-node link.
+
+Profiles are data: ``PROFILES`` holds the built-in ones, and ``load_profile`` also reads a JSON
+file (``{"base": "cpu", "flops_f32": 3.1e10, ...}``) -- the hook for ``ctc calibrate``. Every
+number depends only on the IR, never on the rank, so decisions made from it agree on all ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ctc.errors import CtcError
+from ctc.ir.core import Op
+from ctc.ir.ops import (
+    AllGatherOp,
+    AllReduceOp,
+    AllToAllOp,
+    CollectiveOp,
+    ReduceScatterOp,
+    RegionOp,
+    ReturnOp,
+    WaitOp,
+)
+from ctc.ir.types import TensorType
+from ctc.schedule.opinfo import is_view, packet, tensor_type, tensor_values, value_bytes
+
+
+@attrs.frozen
+class DeviceProfile:
+    """Peak rates of one device and its links. Rates in FLOP/s and bytes/s, times in seconds.
+
+    ``*_efficiency`` scale peaks to what kernels achieve; bus bandwidths are NCCL's "busbw"
+    (what ``nccl-tests`` reports), so ring time is ``bytes x (p-1)/p / busbw``.
+    """
+
+    name: str
+    flops_bf16: float
+    flops_f32: float
+    memory_bandwidth: float
+    intra_node_bandwidth: float
+    inter_node_bandwidth: float
+    matmul_efficiency: float = 0.75
+    memory_efficiency: float = 0.8
+    kernel_overhead: float = 2e-6
+    intra_node_latency: float = 10e-6
+    intra_node_hop_latency: float = 0.6e-6
+    inter_node_latency: float = 15e-6
+    inter_node_hop_latency: float = 5e-6
+    gpus_per_node: int = 8
+    memory_bytes: int = 80 * 2**30
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], origin: str = "profile") -> DeviceProfile:
+        """A profile from plain data; ``base`` names a built-in profile the rest overrides."""
+        data = dict(data)
+        base_name = data.pop("base", None)
+        fields = {field.name for field in attrs.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise CtcError(
+                f"{origin}: unknown profile field(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(fields))})"
+            )
+        if base_name is not None:
+            if base_name not in PROFILES:
+                raise CtcError(f"{origin}: unknown base profile '{base_name}'")
+            return attrs.evolve(PROFILES[base_name], **data)
+        missing = sorted(
+            f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.name not in data
+        )
+        if missing:
+            raise CtcError(f"{origin}: missing profile field(s) {', '.join(missing)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+PROFILES: dict[str, DeviceProfile] = {
+    # One H100 SXM in 8-GPU NVLink nodes joined by InfiniBand NDR (about 50 GB/s per GPU).
+    "h100": DeviceProfile(
+        name="h100",
+        flops_bf16=989e12,
+        flops_f32=67e12,
+        memory_bandwidth=3.35e12,
+        intra_node_bandwidth=370e9,
+        inter_node_bandwidth=50e9,
+    ),
+    # The same GPU with one GPU per node: every group of more than one rank crosses InfiniBand.
+    "h100-ib": DeviceProfile(
+        name="h100-ib",
+        flops_bf16=989e12,
+        flops_f32=67e12,
+        memory_bandwidth=3.35e12,
+        intra_node_bandwidth=370e9,
+        inter_node_bandwidth=50e9,
+        gpus_per_node=1,
+    ),
+    # One process per rank sharing this machine's CPU cores, gloo over loopback. Uncalibrated
+    # guesses for a 2-core machine running 4 ranks; `ctc calibrate` writes measured numbers.
+    "cpu": DeviceProfile(
+        name="cpu",
+        flops_bf16=4e9,
+        flops_f32=20e9,
+        memory_bandwidth=6e9,
+        intra_node_bandwidth=1.5e9,
+        inter_node_bandwidth=1.5e9,
+        matmul_efficiency=1.0,
+        memory_efficiency=1.0,
+        kernel_overhead=15e-6,
+        intra_node_latency=60e-6,
+        intra_node_hop_latency=25e-6,
+        inter_node_latency=60e-6,
+        inter_node_hop_latency=25e-6,
+        gpus_per_node=1 << 20,
+        memory_bytes=8 * 2**30,
+    ),
+}
+
+
+def load_profile(name_or_path: str) -> DeviceProfile:
+    """A built-in profile by name, or one read from a JSON file (see ``DeviceProfile.from_dict``)."""
+    if name_or_path in PROFILES:
+        return PROFILES[name_or_path]
+    path = Path(name_or_path)
+    if path.suffix != ".json" or not path.exists():
+        known = ", ".join(PROFILES)
+        raise CtcError(f"unknown device '{name_or_path}' (known: {known}, or a profile .json file)")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise CtcError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise CtcError(f"{path}: a profile is a JSON object")
+    return DeviceProfile.from_dict(data, str(path))
+
+
+# --- FLOPs --------------------------------------------------------------------------------------
+
+# FlexAttention's block mask is opaque here; torchtitan's masks are causal, so half the scores.
+FLEX_ATTENTION_DENSITY = 0.5
+# A flash/SDPA backward does about 2.5 times the forward's matmul work.
+ATTENTION_BACKWARD_FACTOR = 2.5
+
+
+def _shape(op: Op, position: int) -> tuple[int, ...] | None:
+    values = [v for v in op.operand_values()]
+    if position >= len(values):
+        return None
+    value_type = tensor_type(values[position])
+    if value_type is None or any(not isinstance(d, int) for d in value_type.shape):
+        return None
+    return tuple(int(d) for d in value_type.shape)
+
+
+def _result_numel(op: Op) -> int:
+    if not op.results:
+        return 0
+    value_type = tensor_type(op.results[0])
+    return (value_type.numel or 0) if value_type is not None else 0
+
+
+def _matmul_flops(op: Op, first: int) -> int:
+    """2 x (output elements) x (contraction length) for mm/bmm-like ops."""
+    shape = _shape(op, first)
+    if shape is None or not shape:
+        return 0
+    return 2 * _result_numel(op) * shape[-1]
+
+
+def _attention_flops(op: Op, name: str) -> int:
+    backward = "backward" in name
+    flex = "flex_attention" in name
+    # Operand order: sdpa/flash/efficient forward (q, k, v, ...); their backward (grad_out, q,
+    # k, v, ...); flex forward and backward (q, k, v, ...).
+    q_pos = 1 if backward and not flex else 0
+    q, k = _shape(op, q_pos), _shape(op, q_pos + 1)
+    if q is None or k is None or len(q) != 4 or len(k) != 4:
+        return 0
+    # _flash_attention_forward and _efficient_attention_forward take [batch, seq, heads, dim].
+    seq_dim = 1 if name.startswith(("_flash_attention", "_efficient_attention")) else 2
+    batch_heads_q_dim = math.prod(q)
+    flops = 4 * batch_heads_q_dim * k[seq_dim]
+    is_causal = op.attr("is_causal")
+    if flex:
+        flops = int(flops * FLEX_ATTENTION_DENSITY)
+    elif is_causal is not None and getattr(is_causal, "value", False) is True:
+        flops //= 2
+    return int(flops * ATTENTION_BACKWARD_FACTOR) if backward else flops
+
+
+def _convolution_flops(op: Op, backward: bool) -> int:
+    # forward (input, weight, ...); backward (grad_output, input, weight, ...)
+    weight = _shape(op, 2 if backward else 1)
+    out_numel = (
+        math.prod(_shape(op, 0) or (0,)) if backward else _result_numel(op)
+    )  # grad_output has the forward output's shape
+    if weight is None or len(weight) < 2:
+        return 0
+    forward = 2 * out_numel * math.prod(weight[1:])
+    return 2 * forward if backward else forward
+
+
+def op_flops(op: Op) -> int:
+    """Floating-point operations of ``op`` (0 for memory-bound and unknown ops)."""
+    name = packet(op)
+    if name in ("mm", "bmm", "matmul", "_scaled_mm"):
+        return _matmul_flops(op, 0)
+    if name in ("addmm", "baddbmm"):
+        return _matmul_flops(op, 1)
+    if name in ("convolution", "_convolution", "convolution_overrideable"):
+        return _convolution_flops(op, backward=False)
+    if name == "convolution_backward":
+        return _convolution_flops(op, backward=True)
+    if "attention" in name and (
+        "scaled_dot_product" in name
+        or name.startswith(("_flash_attention", "_efficient_attention", "flex_attention"))
+    ):
+        return _attention_flops(op, name)
+    return 0
+
+
+def op_bytes(op: Op) -> int:
+    """Bytes a kernel reads and writes: its tensor operands and results."""
+    read = sum(value_bytes(v) for v in tensor_values(op.operand_values()))
+    return read + sum(value_bytes(v) for v in tensor_values(iter(op.results)))
+
+
+def _compute_dtype(op: Op) -> str:
+    value = next(tensor_values(op.operand_values()), None)
+    value_type = tensor_type(value) if value is not None else None
+    return value_type.dtype if value_type is not None else "f32"
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CostModel:
+    """Times (seconds) of ops for a device profile and a device mesh (``Module.mesh``)."""
+
+    profile: DeviceProfile
+    mesh: tuple[tuple[str, int], ...] = ()
+
+    def peak_flops(self, dtype: str) -> float:
+        if dtype in ("bf16", "f16"):
+            return self.profile.flops_bf16
+        if dtype.startswith("f8"):
+            return 2 * self.profile.flops_bf16
+        return self.profile.flops_f32
+
+    def op_time(self, op: Op) -> float:
+        """Seconds ``op`` occupies its stream; 0 for views, regions, waits and returns."""
+        if isinstance(op, CollectiveOp):
+            return self.collective_time(op)
+        if isinstance(op, WaitOp | RegionOp | ReturnOp) or is_view(op):
+            return 0.0
+        if not any(True for _ in tensor_values(iter(op.results))) and not op.regions:
+            return 0.0  # scalar arithmetic on sizes runs on the host
+        profile = self.profile
+        flops = op_flops(op)
+        compute = flops / (self.peak_flops(_compute_dtype(op)) * profile.matmul_efficiency)
+        memory = op_bytes(op) / (profile.memory_bandwidth * profile.memory_efficiency)
+        return max(compute, memory) + profile.kernel_overhead
+
+    def spans_nodes(self, op: CollectiveOp) -> bool:
+        """Whether the group of rank 0 for ``op`` holds ranks of more than one node."""
+        sizes = dict(self.mesh)
+        if not all(dim in sizes for dim in op.group_dims):
+            return op.size > self.profile.gpus_per_node
+        strides: dict[str, int] = {}
+        running = 1
+        for dim, size in reversed(self.mesh):
+            strides[dim] = running
+            running *= size
+        farthest = sum((sizes[dim] - 1) * strides[dim] for dim in op.group_dims)
+        return farthest // self.profile.gpus_per_node > 0
+
+    def collective_time(self, op: CollectiveOp) -> float:
+        fixed, transfer = self.collective_parts(op)
+        return fixed + transfer
+
+    def collective_parts(self, op: CollectiveOp) -> tuple[float, float]:
+        """(latency seconds, transfer seconds) of a collective; merging collectives of one group
+        into a bucket pays the latency once and the transfers summed."""
+        ranks = op.size
+        if ranks <= 1:
+            return 0.0, 0.0
+        profile = self.profile
+        if self.spans_nodes(op):
+            bandwidth = profile.inter_node_bandwidth
+            latency, hop = profile.inter_node_latency, profile.inter_node_hop_latency
+        else:
+            bandwidth = profile.intra_node_bandwidth
+            latency, hop = profile.intra_node_latency, profile.intra_node_hop_latency
+        steps, wire_bytes = ring_steps_and_bytes(op)
+        return latency + steps * hop, wire_bytes / bandwidth
+
+    def copy_time(self, nbytes: float, kernels: int) -> float:
+        """A memory-bound copy moving ``nbytes`` (read + write) in ``kernels`` kernels."""
+        bandwidth = self.profile.memory_bandwidth * self.profile.memory_efficiency
+        return nbytes / bandwidth + kernels * self.profile.kernel_overhead
+
+
+def ring_steps_and_bytes(op: CollectiveOp) -> tuple[int, float]:
+    """Ring steps and the bus bytes of a collective: NCCL's busbw convention, so that time is
+    ``bytes / busbw`` with ``bytes = buffer x (p-1)/p`` (twice that for all-reduce)."""
+    ranks = op.size
+    source = tensor_type(op.input)
+    result = tensor_type(op.results[0]) if op.results else None
+    input_bytes = (source.nbytes or 0) if isinstance(source, TensorType) else 0
+    output_bytes = (result.nbytes or 0) if isinstance(result, TensorType) else 0
+    fraction = (ranks - 1) / ranks
+    if isinstance(op, AllGatherOp):
+        return ranks - 1, output_bytes * fraction
+    if isinstance(op, ReduceScatterOp):
+        return ranks - 1, input_bytes * fraction
+    if isinstance(op, AllReduceOp):
+        return 2 * (ranks - 1), 2 * input_bytes * fraction
+    if isinstance(op, AllToAllOp):
+        return ranks - 1, input_bytes * fraction
+    return ranks - 1, input_bytes * fraction

@@ -1,0 +1,120 @@
+"""Facts about ops that scheduling needs: which ops alias their input, which have effects, which
+may move together with a collective, and the tensor types and bytes they touch.
+
+Aten targets are strings (``aten.view.default``); the facts here key on the overload packet
+(``view``), so every overload of a view is a view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ctc.ir.core import Op, Value
+from ctc.ir.ops import RegionOp, ReturnOp
+from ctc.ir.types import TensorType
+
+# Ops whose results share their first tensor operand's storage: no kernel, no allocation.
+VIEW_OPS = frozenset(
+    {
+        "_reshape_alias",
+        "_unsafe_view",
+        "alias",
+        "as_strided",
+        "detach",
+        "diagonal",
+        "expand",
+        "lift_fresh",
+        "narrow",
+        "permute",
+        "select",
+        "slice",
+        "split",
+        "split_with_sizes",
+        "squeeze",
+        "t",
+        "transpose",
+        "unbind",
+        "unflatten",
+        "unsqueeze",
+        "view",
+        "view_as_complex",
+        "view_as_real",
+    }
+)
+
+
+def packet(op: Op) -> str:
+    """The op's target without namespace and overload: ``mm`` for ``aten.mm.default``."""
+    parts = op.name.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def tensor_type(value: Value) -> TensorType | None:
+    return value.type if isinstance(value.type, TensorType) else None
+
+
+def value_bytes(value: Value) -> int:
+    """Bytes of a tensor value (0 for scalars, none, opaque objects and symbolic shapes)."""
+    value_type = tensor_type(value)
+    if value_type is None:
+        return 0
+    return value_type.nbytes or 0
+
+
+def is_view(op: Op) -> bool:
+    """Whether ``op``'s results alias its first tensor operand. ``aten.reshape`` is a view of a
+    contiguous tensor and a copy otherwise."""
+    name = packet(op)
+    if op.name.startswith("aten.") and name in VIEW_OPS:
+        return True
+    if op.name.startswith("aten.") and name == "reshape":
+        source = first_tensor_operand(op)
+        return source is not None and (tensor_type(source) or _NO_STRIDES).strides is None
+    return False
+
+
+_NO_STRIDES = TensorType("f32", ())
+
+
+def first_tensor_operand(op: Op) -> Value | None:
+    return next((v for v in op.operand_values() if tensor_type(v) is not None), None)
+
+
+# Ops whose order matters beyond their data: asserts, prints, functionalized effects, and random
+# ops (each advances the RNG, so moving one changes what the next one draws).
+_EFFECT_PREFIXES = (
+    "aten._assert",
+    "aten.sym_constrain_range",
+    "aten._print",
+    "higher_order.auto_functionalized",
+    "higher_order.with_effects",
+    "higher_order.run_and_save_rng_state",
+    "higher_order.run_with_rng_state",
+)
+_RANDOM_WORDS = (
+    "rand",
+    "bernoulli",
+    "dropout",
+    "normal",
+    "uniform",
+    "exponential",
+    "philox",
+    "seed",
+)
+
+
+def has_effects(op: Op) -> bool:
+    """Whether ``op`` mutates an operand (``aten.copy_``), has no results to order it by, or
+    otherwise must keep its place among other effects (asserts, random numbers)."""
+    if isinstance(op, RegionOp | ReturnOp):
+        return False
+    name = packet(op)
+    if name.endswith("_") and not name.endswith("__"):
+        return True
+    if op.name.startswith(_EFFECT_PREFIXES) or any(word in name for word in _RANDOM_WORDS):
+        return True
+    return not op.results and op.name.startswith(("aten.", "prims."))
+
+
+def tensor_values(values: Iterator[Value]) -> Iterator[Value]:
+    return (v for v in values if tensor_type(v) is not None)
