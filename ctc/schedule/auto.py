@@ -1,0 +1,270 @@
+"""``bucket(auto)``: bucket boundaries and issue points from the cost model.
+
+A sweep walks each chain of compatible FSDP collectives (all-gathers by first use,
+reduce-scatters by readiness) over an estimated compute timeline (the skeleton's op times plus the
+stalls and copies already decided). For each bucket it picks slots:
+
+- all-gather: issued just in time -- at the latest slot from which it still ends before its first
+  use, given when its stream frees up -- so its buffers live no longer than overlap needs;
+- reduce-scatter: issued when its inputs are ready and waited at the first slot the compute
+  reaches after it should have ended (or at its first use).
+
+The next collective joins the current bucket when that lowers the added delay (stall plus the
+bucket's copy-in/out time) compared with two separate collectives, ties by earlier stream end,
+and the bucket stays within the cap. Merging that would expose a collective, or cost more copying
+than it saves in latency, is refused -- so compute-bound steps keep small buckets. The plan with
+merging, the plan without, and the input are then simulated; the fastest within the memory budget
+wins (ties: the input first, then fewer changes).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import attrs
+
+from ctc.ir.core import Func
+from ctc.ir.ops import AllGatherOp
+from ctc.schedule.bucketing import ALL_GATHER, bucket_bytes
+from ctc.schedule.cost import CostModel
+from ctc.schedule.graph import flatten
+from ctc.schedule.memory import memory_profile
+from ctc.schedule.placement import enforce, fit_budget, home_placement
+from ctc.schedule.plan import apply_buckets, build_function, candidate_chains
+from ctc.schedule.simulate import simulate_ops
+from ctc.schedule.units import CommUnit, Layout, UnitFacts, analyze, emit
+
+Delay = tuple[int, float]
+_EPSILON = 1e-12
+
+
+@attrs.define
+class Timeline:
+    """When the compute stream reaches each slot: skeleton op times plus delays at slots."""
+
+    base: list[float]
+    slots: list[int] = attrs.field(factory=list)
+    amounts: list[float] = attrs.field(factory=list)
+
+    def at(self, slot: int, extra: Sequence[Delay] = ()) -> float:
+        position = bisect.bisect_right(self.slots, slot)
+        delay = sum(self.amounts[:position]) + sum(d for s, d in extra if s <= slot)
+        return self.base[slot] + delay
+
+    def add(self, delays: Sequence[Delay]) -> None:
+        for slot, amount in delays:
+            if amount > 0:
+                position = bisect.bisect_right(self.slots, slot)
+                self.slots.insert(position, slot)
+                self.amounts.insert(position, amount)
+
+    def latest_slot(self, low: int, high: int, time: float, extra: Sequence[Delay] = ()) -> int:
+        """The largest slot in [low, high] reached by ``time`` (``low`` when none is)."""
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.at(middle, extra) <= time:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    def earliest_slot(self, low: int, high: int, time: float, extra: Sequence[Delay] = ()) -> int:
+        """The smallest slot in [low, high] reached at or after ``time`` (``high`` when none)."""
+        while low < high:
+            middle = (low + high) // 2
+            if self.at(middle, extra) >= time:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+
+@attrs.frozen
+class Step:
+    """A bucket's slots and what it does to the timeline."""
+
+    members: tuple[int, ...]
+    issue: int
+    finish: int
+    end: float
+    delays: tuple[Delay, ...]
+
+    @property
+    def added_delay(self) -> float:
+        return sum(amount for _, amount in self.delays)
+
+
+@attrs.define
+class Sweep:
+    layout: Layout
+    facts: Sequence[UnitFacts]
+    cost_model: CostModel
+    timeline: Timeline
+
+    def duration(self, members: Sequence[int]) -> float:
+        parts = [self.cost_model.collective_parts(self.unit(m).collective) for m in members]
+        return parts[0][0] + sum(transfer for _, transfer in parts)
+
+    def unit(self, number: int) -> CommUnit:
+        return self.layout.units[number]
+
+    def copy_times(self, members: Sequence[int]) -> tuple[float, float]:
+        """Compute-stream seconds of a bucket's copy-in and copy-out (0 for one member)."""
+        if len(members) < 2:
+            return 0.0, 0.0
+        big = bucket_bytes(self.unit(m) for m in members)
+        ranks = self.unit(members[0]).collective.size
+        if isinstance(self.unit(members[0]).collective, AllGatherOp):
+            return self.cost_model.copy_time(2 * big / ranks, 1), self.cost_model.copy_time(
+                2 * big, len(members)
+            )
+        return self.cost_model.copy_time(2 * big, 1), 0.0
+
+    def step(self, members: Sequence[int], free: float, extra: Sequence[Delay] = ()) -> Step:
+        ready = max(self.facts[m].ready for m in members)
+        need = min(self.facts[m].need for m in members)
+        duration = self.duration(members)
+        copy_in, copy_out = self.copy_times(members)
+        timeline = self.timeline
+        if isinstance(self.unit(members[0]).collective, AllGatherOp):
+            need_time = timeline.at(need, extra)
+            latest_start = need_time - duration
+            target = latest_start if free <= latest_start else free
+            issue = min(timeline.latest_slot(ready, need, target, extra), need)
+            start = max(free, timeline.at(issue, extra) + copy_in)
+            end = start + duration
+            stall = max(0.0, end - (need_time + copy_in))
+            delays = ((issue, copy_in), (need, stall + copy_out))
+            return Step(tuple(members), issue, need, end, delays)
+        start = max(free, timeline.at(ready, extra) + copy_in)
+        end = start + duration
+        inner = (*extra, (ready, copy_in))
+        finish = timeline.earliest_slot(ready, need, end, inner)
+        stall = max(0.0, end - timeline.at(finish, inner))
+        return Step(tuple(members), ready, finish, end, ((ready, copy_in), (finish, stall)))
+
+    def run(self, chain: Sequence[int], cap: int | None, merge: bool) -> list[Step]:
+        steps: list[Step] = []
+        free = 0.0
+        current = [chain[0]]
+        for number in chain[1:]:
+            candidate = [*current, number]
+            fits = cap is None or bucket_bytes(self.unit(m) for m in candidate) <= cap
+            if merge and fits and self._merge_wins(current, number, free):
+                current = candidate
+                continue
+            step = self.step(current, free)
+            self.timeline.add(step.delays)
+            steps.append(step)
+            free = step.end
+            current = [number]
+        step = self.step(current, free)
+        self.timeline.add(step.delays)
+        steps.append(step)
+        return steps
+
+    def _merge_wins(self, current: list[int], number: int, free: float) -> bool:
+        first = self.step(current, free)
+        second = self.step([number], first.end, first.delays)
+        merged = self.step([*current, number], free)
+        separate_delay = first.added_delay + second.added_delay
+        if merged.added_delay < separate_delay - _EPSILON:
+            return True
+        return abs(merged.added_delay - separate_delay) <= _EPSILON and merged.end < second.end
+
+
+def skeleton_times(layout: Layout, cost_model: CostModel) -> list[float]:
+    times = [0.0]
+    for op in layout.skeleton:
+        times.append(times[-1] + cost_model.op_time(op))
+    return times
+
+
+def plan_auto(
+    layout: Layout,
+    facts: Sequence[UnitFacts],
+    roles: Sequence[str | None],
+    cost_model: CostModel,
+    cap: int | None,
+    merge: bool,
+) -> list[Step]:
+    """The buckets and slots of every FSDP chain: all-gathers first, then reduce-scatters."""
+    sweep = Sweep(layout, facts, cost_model, Timeline(skeleton_times(layout, cost_model)))
+    chains = sorted(
+        candidate_chains(layout, roles).items(), key=lambda item: item[0][0] != ALL_GATHER
+    )
+    steps: list[Step] = []
+    for key, chain in chains:
+        gathers = key[0] == ALL_GATHER
+        ordered = sorted(
+            chain,
+            key=lambda u: (facts[u].need if gathers else facts[u].ready, layout.units[u].order),
+        )
+        steps += sweep.run(ordered, cap, merge)
+    return steps
+
+
+def placed_function(
+    layout: Layout,
+    facts: Sequence[UnitFacts],
+    steps: Sequence[Step],
+    budget: float | None,
+) -> Func | None:
+    """The function for a plan, or None when it cannot be made to fit the budget. Over budget,
+    units move home first (``fit_budget``); then the largest bucket live at the peak is split
+    back into its members, until the plan fits or no bucket is left."""
+    steps = list(steps)
+    while True:
+        bucketed, origin = apply_buckets(layout, facts, [list(step.members) for step in steps])
+        new_facts = analyze(bucketed)
+        issue, finish = home_placement(bucketed)
+        by_first = {step.members[0]: step for step in steps}
+        for number, old in enumerate(origin):
+            if old in by_first:
+                issue[number], finish[number] = by_first[old].issue, by_first[old].finish
+        enforce(bucketed, new_facts, issue, finish, monotone=False)
+        if fit_budget(bucketed, new_facts, issue, finish, budget, monotone=False):
+            return build_function(bucketed, new_facts, issue, finish)
+        emitted = emit(bucketed, new_facts, issue, finish)
+        peak = memory_profile(emitted.ops, layout.func.args).peak_index
+        live = [
+            number
+            for number, (first, last) in enumerate(emitted.spans)
+            if first <= peak <= last and len(bucketed.units[number].members) > 1
+        ]
+        if not live:
+            return None
+        largest = max(live, key=lambda n: (bucket_bytes([bucketed.units[n]]), -n))
+        split = by_first[origin[largest]]
+        position = steps.index(split)
+        steps[position : position + 1] = [
+            attrs.evolve(split, members=(member,)) for member in split.members
+        ]
+
+
+def auto_bucket(
+    func: Func,
+    layout: Layout,
+    roles: Sequence[str | None],
+    cost_model: CostModel,
+    cap: int | None,
+    budget: float | None,
+) -> Func:
+    facts = analyze(layout)
+    candidates: list[Func] = []
+    input_peak = memory_profile(flatten(func).ops, func.args).peak_bytes
+    if budget is None or input_peak <= budget:
+        candidates.append(func)
+    for merge in (False, True):
+        steps = plan_auto(layout, facts, roles, cost_model, cap, merge)
+        placed = placed_function(layout, facts, steps, budget)
+        if placed is not None:
+            candidates.append(placed)
+    if not candidates:
+        return func
+    scores = []
+    for position, candidate in enumerate(candidates):
+        report = simulate_ops(candidate.name, flatten(candidate).ops, candidate.args, cost_model)
+        scores.append((round(report.step_ms, 9), report.peak_memory_bytes, position))
+    return candidates[min(scores)[2]]
