@@ -1,0 +1,112 @@
+"""Simulate one training step of an IR file: step time, compute, communication, exposed
+communication, peak memory, and a lower bound, from a device's cost model.
+
+Streams: one for compute, one FIFO per process group (split by a collective's ``stream``
+attribute). A group whose ranks span nodes (``--gpus-per-node``, mesh laid out row-major) uses
+the inter-node link. ``--device`` is a built-in profile (h100: 8-GPU NVLink nodes over
+InfiniBand; h100-ib: one GPU per node, every group over InfiniBand; cpu: gloo on this machine) or
+a profile .json file (a ``base`` profile and the fields it overrides).
+
+Example:
+  ctc simulate examples/two_block_fsdp.ctc --device h100
+  ctc simulate step.ctc --device h100 --gpus-per-node 8 --trace step.trace.json --json
+  ctc opt step.ctc --passes "bucket(block)" | ctc simulate - --device cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import attrs
+
+from ctc.cli.io import read_text, write_text
+from ctc.errors import CtcError
+from ctc.ir import parse_module
+from ctc.schedule.cost import PROFILES, CostModel, load_profile
+from ctc.schedule.simulate import SimulationReport, simulate_module, trace_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="an IR text file, or - for stdin")
+    parser.add_argument(
+        "--device",
+        default="h100",
+        help=f"device profile: {', '.join(PROFILES)}, or a profile .json file (default: h100)",
+    )
+    parser.add_argument(
+        "--gpus-per-node",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ranks per node (default: the profile's; 8 for h100)",
+    )
+    parser.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    text, name = read_text(args.file)
+    module = parse_module(text, name)
+    profile = load_profile(args.device)
+    if args.gpus_per_node is not None:
+        if args.gpus_per_node < 1:
+            raise CtcError(f"--gpus-per-node must be at least 1, got {args.gpus_per_node}")
+        profile = attrs.evolve(profile, gpus_per_node=args.gpus_per_node)
+    if not module.functions:
+        raise CtcError(f"{name} has no functions to simulate")
+    reports = simulate_module(module, CostModel(profile, module.mesh))
+    if args.trace:
+        write_text(args.trace, trace_json(reports))
+    if args.json:
+        print(json.dumps(_json(name, profile.name, reports), sort_keys=True))
+    else:
+        _print_report(name, profile.name, reports, args.trace)
+    return 0
+
+
+def _json(name: str, device: str, reports: list[SimulationReport]) -> dict[str, object]:
+    """Totals over the functions (a step runs each once), and each function's own report."""
+    total = {
+        "step_ms": sum(r.step_ms for r in reports),
+        "compute_ms": sum(r.compute_ms for r in reports),
+        "comm_ms": sum(r.comm_ms for r in reports),
+        "exposed_comm_ms": sum(r.exposed_comm_ms for r in reports),
+        "peak_memory_bytes": max(r.peak_memory_bytes for r in reports),
+        "collectives": sum(r.collectives for r in reports),
+        "lower_bound_ms": sum(r.lower_bound_ms for r in reports),
+    }
+    return {"file": name, "device": device, **total, "functions": [r.to_json() for r in reports]}
+
+
+def _print_report(
+    name: str, device: str, reports: list[SimulationReport], trace: str | None
+) -> None:
+    print(f"{name} on {device}:")
+    for report in reports:
+        print(f"  @{report.function}")
+        print(f"    step          {report.step_ms:10.3f} ms")
+        print(f"    compute       {report.compute_ms:10.3f} ms")
+        print(f"    comm          {report.comm_ms:10.3f} ms   ({report.collectives} collectives)")
+        exposed_share = report.exposed_comm_ms / report.step_ms if report.step_ms else 0.0
+        print(
+            f"    exposed comm  {report.exposed_comm_ms:10.3f} ms   ({exposed_share:.0%} of step)"
+        )
+        print(
+            f"    lower bound   {report.lower_bound_ms:10.3f} ms   "
+            f"(critical path {report.critical_path_ms:.3f} ms)"
+        )
+        print(f"    peak memory   {_bytes(report.peak_memory_bytes):>10}")
+        for stream, busy in report.stream_busy_ms:
+            print(f"    stream {stream}: {busy:.3f} ms busy")
+    if trace:
+        print(f"  trace: {trace} (open in ui.perfetto.dev)")
+
+
+def _bytes(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{count} B"
+        value /= 1024
+    return f"{count} B"
