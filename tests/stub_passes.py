@@ -114,8 +114,9 @@ class ExamplePass(StubPass):
 
     mode: str = option(ChoiceOption(("block", "auto")), doc="a choice", positional=True)
     prefetch: int = option(IntOption(minimum=0), default=0, doc="an int >= 0")
-    cap: Size | None = option(OptionalOption(SizeOption(minimum=1)), default=None, doc="a size")
-    memory_budget: Size | float | None = option(
+    # option() returns an attrs field, not a shared mutable default.
+    cap: Size | None = option(OptionalOption(SizeOption(minimum=1)), default=None, doc="a size")  # noqa: RUF009
+    memory_budget: Size | float | None = option(  # noqa: RUF009
         OptionalOption(
             AnyOf((SizeOption(minimum=1), FloatOption(0.0, 1.0, exclusive_minimum=True)))
         ),
