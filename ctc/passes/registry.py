@@ -132,7 +132,6 @@ DECLARED: dict[str, PassSpec] = {
             ),
         ),
         stages=("fwd", "bwd"),
-        needs_torch=True,
     ),
     "cudagraph": PassSpec(
         name="cudagraph",
@@ -140,7 +139,6 @@ DECLARED: dict[str, PassSpec] = {
         stages=("fwd", "bwd"),
         must_be_last=True,
         devices=("cuda",),
-        needs_torch=True,
     ),
 }
 
