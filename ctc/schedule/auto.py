@@ -36,7 +36,11 @@ from ctc.schedule.simulate import simulate_ops
 from ctc.schedule.units import CommUnit, Layout, UnitFacts, analyze, emit
 
 Delay = tuple[int, float]
+# The next collective on a stream: its first-use slot and its lead (see ``Sweep.lead``).
+Follow = tuple[int, float] | None
 _EPSILON = 1e-12
+# Collectives after a merge candidate that the merge decision also simulates.
+LOOKAHEAD = 4
 
 
 @attrs.define
@@ -45,19 +49,27 @@ class Timeline:
 
     base: list[float]
     slots: list[int] = attrs.field(factory=list)
-    amounts: list[float] = attrs.field(factory=list)
+    cumulative: list[float] = attrs.field(factory=list)  # delay at slots[0..i] summed
+
+    @property
+    def total_delay(self) -> float:
+        return self.cumulative[-1] if self.cumulative else 0.0
 
     def at(self, slot: int, extra: Sequence[Delay] = ()) -> float:
         position = bisect.bisect_right(self.slots, slot)
-        delay = sum(self.amounts[:position]) + sum(d for s, d in extra if s <= slot)
-        return self.base[slot] + delay
+        delay = self.cumulative[position - 1] if position else 0.0
+        return self.base[slot] + delay + sum(d for s, d in extra if s <= slot)
 
     def add(self, delays: Sequence[Delay]) -> None:
         for slot, amount in delays:
-            if amount > 0:
-                position = bisect.bisect_right(self.slots, slot)
-                self.slots.insert(position, slot)
-                self.amounts.insert(position, amount)
+            if amount <= 0:
+                continue
+            position = bisect.bisect_right(self.slots, slot)
+            self.slots.insert(position, slot)
+            previous = self.cumulative[position - 1] if position else 0.0
+            self.cumulative.insert(position, previous)
+            for index in range(position, len(self.cumulative)):
+                self.cumulative[index] += amount
 
     def latest_slot(self, low: int, high: int, time: float, extra: Sequence[Delay] = ()) -> int:
         """The largest slot in [low, high] reached by ``time`` (``low`` when none is)."""
@@ -121,7 +133,25 @@ class Sweep:
             )
         return self.cost_model.copy_time(2 * big, 1), 0.0
 
-    def step(self, members: Sequence[int], free: float, extra: Sequence[Delay] = ()) -> Step:
+    def lead(self, members: Sequence[int], follow: Follow) -> float:
+        """Seconds before its first use by which a bucket must start so that it, and the
+        collectives queued behind it on its stream (``follow``: the next one's first-use slot and
+        lead), are all on time."""
+        duration = self.duration(members)
+        if follow is None:
+            return duration
+        need = min(self.facts[m].need for m in members)
+        next_need, next_lead = follow
+        gap = self.timeline.base[next_need] - self.timeline.base[need]
+        return duration + max(0.0, next_lead - gap)
+
+    def step(
+        self,
+        members: Sequence[int],
+        free: float,
+        extra: Sequence[Delay] = (),
+        follow: Follow = None,
+    ) -> Step:
         ready = max(self.facts[m].ready for m in members)
         need = min(self.facts[m].need for m in members)
         duration = self.duration(members)
@@ -129,8 +159,9 @@ class Sweep:
         timeline = self.timeline
         if isinstance(self.unit(members[0]).collective, AllGatherOp):
             need_time = timeline.at(need, extra)
-            latest_start = need_time - duration
-            target = latest_start if free <= latest_start else free
+            latest_start = need_time - self.lead(members, follow)
+            # Issue so that the copy-in is done when the stream can start.
+            target = (latest_start if free <= latest_start else free) - copy_in
             issue = min(timeline.latest_slot(ready, need, target, extra), need)
             start = max(free, timeline.at(issue, extra) + copy_in)
             end = start + duration
@@ -145,16 +176,31 @@ class Sweep:
         return Step(tuple(members), ready, finish, end, ((ready, copy_in), (finish, stall)))
 
     def run(self, chain: Sequence[int], cap: int | None, merge: bool) -> list[Step]:
+        # Per position: the stream time of the chain from there on, one collective at a time;
+        # and the lead of that collective when every later one is on its own.
+        rest = [0.0] * (len(chain) + 1)
+        leads: list[Follow] = [None] * (len(chain) + 1)
+        for position in reversed(range(len(chain))):
+            rest[position] = rest[position + 1] + self.duration([chain[position]])
+            lead = self.lead([chain[position]], leads[position + 1])
+            leads[position] = (self.facts[chain[position]].need, lead)
+        # The compute after the chain's last use follows its stream work too.
+        last_need = max(self.facts[number].need for number in chain)
+        tail = self.timeline.base[-1] - self.timeline.base[last_need]
         steps: list[Step] = []
         free = 0.0
         current = [chain[0]]
-        for number in chain[1:]:
+        for position in range(1, len(chain)):
+            number = chain[position]
             candidate = [*current, number]
             fits = cap is None or bucket_bytes(self.unit(m) for m in candidate) <= cap
-            if merge and fits and self._merge_wins(current, number, free):
+            window = min(position + 1 + LOOKAHEAD, len(chain))
+            upcoming = chain[position + 1 : window]
+            after = (rest[window] + tail, leads[window])
+            if merge and fits and self._merge_wins(current, number, upcoming, free, after):
                 current = candidate
                 continue
-            step = self.step(current, free)
+            step = self.step(current, free, follow=leads[position])
             self.timeline.add(step.delays)
             steps.append(step)
             free = step.end
@@ -164,14 +210,47 @@ class Sweep:
         steps.append(step)
         return steps
 
-    def _merge_wins(self, current: list[int], number: int, free: float) -> bool:
-        first = self.step(current, free)
-        second = self.step([number], first.end, first.delays)
-        merged = self.step([*current, number], free)
-        separate_delay = first.added_delay + second.added_delay
-        if merged.added_delay < separate_delay - _EPSILON:
-            return True
-        return abs(merged.added_delay - separate_delay) <= _EPSILON and merged.end < second.end
+    def _path(
+        self, buckets: Sequence[Sequence[int]], free: float, after: tuple[float, Follow]
+    ) -> tuple[float, ...]:
+        """(estimated step end, delay added, stream end) after running ``buckets`` in order,
+        then the rest of the chain (``after``: its stream work plus trailing compute, and the
+        lead of its first collective)."""
+        beyond, follow = after
+        follows: list[Follow] = []
+        for members in reversed(buckets):
+            follows.append(follow)
+            follow = (min(self.facts[m].need for m in members), self.lead(members, follow))
+        delays: list[Delay] = []
+        for members, following in zip(buckets, reversed(follows), strict=True):
+            step = self.step(members, free, delays, following)
+            delays += step.delays
+            free = step.end
+        added = sum(amount for _, amount in delays)
+        compute_end = self.timeline.base[-1] + self.timeline.total_delay + added
+        return max(compute_end, free + beyond), added, free
+
+    def _merge_wins(
+        self,
+        current: list[int],
+        number: int,
+        upcoming: Sequence[int],
+        free: float,
+        after: tuple[float, Follow],
+    ) -> bool:
+        """Whether merging ``number`` into ``current`` gives an earlier estimated step end (then
+        less delay, then an earlier stream end), simulating the next few collectives too: a copy
+        the compute stream would have spent waiting anyway costs nothing when the stream is the
+        bottleneck, and latency saved counts only then."""
+        later = [[u] for u in upcoming]
+        separate = self._path([current, [number], *later], free, after)
+        merged = self._path([[*current, number], *later], free, after)
+        for merged_value, separate_value in zip(merged, separate, strict=True):
+            if merged_value < separate_value - _EPSILON:
+                return True
+            if merged_value > separate_value + _EPSILON:
+                return False
+        return False
 
 
 def skeleton_times(layout: Layout, cost_model: CostModel) -> list[float]:

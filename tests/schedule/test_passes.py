@@ -38,7 +38,7 @@ PASSES: list[Pass] = [
     ReorderPass(),
     ReorderPass(memory_budget=10.0),
 ]
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _ops(module: Module) -> list[Op]:
