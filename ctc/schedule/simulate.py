@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from ctc.ir.core import Func, Module, Op
+from ctc.ir.core import Func, Module, Op, Value
 from ctc.ir.ops import CollectiveOp, WaitOp
 from ctc.schedule.cost import CostModel
 from ctc.schedule.graph import DependencyGraph, flatten, stream_of
@@ -82,7 +82,7 @@ def simulate_module(module: Module, cost_model: CostModel) -> list[SimulationRep
 
 
 def simulate_ops(
-    name: str, ops: Sequence[Op], args: Sequence[Any], cost_model: CostModel
+    name: str, ops: Sequence[Op], args: Sequence[Value], cost_model: CostModel
 ) -> SimulationReport:
     durations = [cost_model.op_time(op) for op in ops]
     events: list[TraceEvent] = []

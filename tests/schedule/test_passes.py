@@ -175,9 +175,10 @@ def test_block_buckets_one_bucket_per_block_and_direction() -> None:
 
 def test_bucket_block_golden(request: pytest.FixtureRequest) -> None:
     text = print_module(BucketPass("block").run(parse_file(EXAMPLE)))
-    if request.config.getoption("--update-goldens", default=False) or not GOLDEN.exists():
+    if request.config.getoption("--update-goldens", default=False):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(text)
+    assert GOLDEN.exists(), f"{GOLDEN} is missing: run pytest with --update-goldens"
     assert text == GOLDEN.read_text()
 
 

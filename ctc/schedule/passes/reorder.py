@@ -22,7 +22,7 @@ DEFAULT_BUDGET = 1.05
 
 @attrs.frozen
 class ReorderPass(Pass):
-    """Reorders collectives and compute for overlap, by the cost model.
+    """Issues collectives early and waits on them late, for overlap within a memory budget.
 
     Every collective (with the casts, views and copies that only feed it) is issued as early as
     its inputs allow and its ``coll.wait`` (with the ops that only read its result) placed as late
