@@ -142,6 +142,12 @@ class CollectiveOp(Op):
         return _int_attr(self, "size") or 0
 
     @property
+    def stream(self) -> str | None:
+        """The communicator the collective runs on when not the group's default one (e.g.
+        ``fsdp_all_gather``: FSDP all-gathers overlapping reduce-scatters of the same group)."""
+        return _str_attr(self, "stream")
+
+    @property
     def input(self) -> Value:
         first = self.operands[0]
         assert isinstance(first, Value)
@@ -174,6 +180,10 @@ class CollectiveOp(Op):
                     f"{self.name} has one tensor result",
                 ),
                 (not self.regions, f"{self.name} has no regions"),
+                (
+                    self.attr("stream") is None or isinstance(self.attr("stream"), StrAttr),
+                    f"{self.name} stream must be a string naming a communicator",
+                ),
             ],
         )
 

@@ -27,11 +27,16 @@ from ctc.lowering.targets import match_schema, resolve_target
 from ctc.torch_types import torch_of
 
 GroupNames = Mapping[tuple[str, ...], str]
+# (mesh dimensions, stream) -> the process group of a collective that carries a stream attribute.
+StreamGroupNames = Mapping[tuple[tuple[str, ...], str], str]
 
 
 class _Lowerer:
-    def __init__(self, group_names: GroupNames | None) -> None:
+    def __init__(
+        self, group_names: GroupNames | None, stream_groups: StreamGroupNames | None
+    ) -> None:
         self.group_names = dict(group_names or {})
+        self.stream_groups = dict(stream_groups or {})
         self.root = torch.nn.Module()
         self.submodule_count = 0
 
@@ -139,7 +144,16 @@ class _Lowerer:
         if op.name == "coll.wait":
             return (source,), {}
         assert isinstance(op, CollectiveOp)
-        group = self.group_names.get(op.group_dims)
+        if op.stream is not None:
+            group = self.stream_groups.get((op.group_dims, op.stream))
+            if group is None:
+                raise CtcError(
+                    f"cannot lower {op.name} over {op.group_key} on stream '{op.stream}': no "
+                    "process group for that stream (create them with "
+                    "ctc.lowering.groups.create_stream_groups)"
+                )
+        else:
+            group = self.group_names.get(op.group_dims)
         if group is None:
             known = ", ".join("+".join(k) for k in self.group_names) or "none given"
             raise CtcError(
@@ -212,10 +226,15 @@ class _Lowerer:
             node.meta["ctc_regions"] = regions
 
 
-def lower_function(func: Func, group_names: GroupNames | None = None) -> fx.GraphModule:
+def lower_function(
+    func: Func,
+    group_names: GroupNames | None = None,
+    stream_groups: StreamGroupNames | None = None,
+) -> fx.GraphModule:
     """A GraphModule computing ``func``; ``group_names`` maps mesh dimensions to the process
-    group names that collectives run on (needed only when ``func`` has collectives)."""
-    lowerer = _Lowerer(group_names)
+    group names that collectives run on (needed only when ``func`` has collectives), and
+    ``stream_groups`` does the same for collectives with a ``stream`` attribute."""
+    lowerer = _Lowerer(group_names, stream_groups)
     graph = lowerer.lower(func.body, yield_name="ctc.return")
     module = fx.GraphModule(lowerer.root, graph, class_name=f"ctc_{func.name}")
     module.graph.lint()

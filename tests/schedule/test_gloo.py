@@ -1,7 +1,7 @@
 """Bucketed programs run for real: examples/two_block_fsdp.ctc and its bucket(block) /
 bucket(auto) / reorder outputs, lowered to FX and run on 2 gloo ranks, give bitwise the same
-loss and gradients. (Streams: the lowering runs every collective of a mesh dimension on one
-process group, so ``stream`` attributes only matter to the simulator here.)"""
+loss and gradients. Collectives with a ``stream`` (FSDP all-gathers under split_streams) run on
+process groups of their own, as the simulator models them."""
 
 from __future__ import annotations
 
@@ -10,24 +10,30 @@ from typing import Any
 
 import pytest
 
-from ctc.ir import Func, parse_file
+from ctc.ir import Module, parse_file
 from ctc.schedule.passes.bucket import BucketPass
 from ctc.schedule.passes.reorder import ReorderPass
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "two_block_fsdp.ctc"
 
 
-def _run(rank: int, world_size: int, funcs: list[Func]) -> list[list[Any]]:
+def _run(rank: int, world_size: int, modules: list[Module]) -> list[list[Any]]:
     import torch
     import torch.distributed as dist
 
+    from ctc.lowering.groups import create_stream_groups
     from ctc.lowering.to_fx import lower_function
 
     group = dist.group.WORLD
     assert group is not None
     results = []
-    for func in funcs:
-        module = lower_function(func, {("dp_shard",): group.group_name})
+    for variant in modules:
+        func = variant.functions[0]
+        base = {("dp_shard",): group.group_name}
+        streams = create_stream_groups(variant, base)
+        module = lower_function(func, base, streams)
+        if func is not modules[0].functions[0] and "stream" in str(variant):
+            assert streams, "split_streams collectives got no process group of their own"
         generator = torch.Generator().manual_seed(1000 + rank)
         inputs = [
             torch.randn(tuple(arg.type.shape), generator=generator)  # type: ignore[union-attr]
@@ -50,8 +56,8 @@ def test_bucketed_programs_compute_the_same_on_two_gloo_ranks() -> None:
         BucketPass("auto", device="cpu", memory_budget=10.0).run(module),
         ReorderPass(memory_budget=10.0).run(module),
     ]
-    funcs = [variant.functions[0] for variant in variants]
-    per_rank = run_on_ranks(_run, 2, funcs)
+    assert 'stream = "fsdp_all_gather"' in str(variants[1])
+    per_rank = run_on_ranks(_run, 2, variants)
     for results in per_rank:
         expected = results[0]
         for variant in results[1:]:
