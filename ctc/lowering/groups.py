@@ -27,6 +27,14 @@ def create_stream_groups(module: Module, group_names: GroupNames) -> StreamGroup
     """Creates, collectively on every rank, one new process group per (dimensions, stream) pair
     and per subgroup of the mesh, and returns this rank's group names. Every rank must call it
     with the same module."""
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    # Called while a capture's fake mode may still be active: the exchange is real.
+    with unset_fake_temporarily():
+        return _create(module, group_names)
+
+
+def _create(module: Module, group_names: GroupNames) -> StreamGroupNames:
     from torch.distributed.distributed_c10d import _resolve_process_group
 
     created: dict[tuple[tuple[str, ...], str], str] = {}
@@ -40,4 +48,3 @@ def create_stream_groups(module: Module, group_names: GroupNames) -> StreamGroup
         assert group is not None
         created[(dims, stream)] = group.group_name
     return created
-

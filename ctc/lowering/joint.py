@@ -17,11 +17,16 @@ from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 from ctc.errors import CtcError
 from ctc.ir.core import Func, walk_ops
 from ctc.ir.types import TensorType
-from ctc.lowering.to_fx import GroupNames, lower_function
+from ctc.lowering.to_fx import GroupNames, StreamGroupNames, lower_function
 from ctc.torch_types import TORCH_TO_DTYPE
 
 
-def lower_into_joint(func: Func, joint: Any, group_names: GroupNames | None) -> fx.GraphModule:
+def lower_into_joint(
+    func: Func,
+    joint: Any,
+    group_names: GroupNames | None,
+    stream_groups: StreamGroupNames | None = None,
+) -> fx.GraphModule:
     """Lowers ``func`` and installs it as ``joint.graph_module`` (a JointWithDescriptors);
     returns the new GraphModule. The function's arguments must match the captured placeholders
     by name and order."""
@@ -34,7 +39,7 @@ def lower_into_joint(func: Func, joint: Any, group_names: GroupNames | None) -> 
             f"{len(old_placeholders)} inputs (first difference at "
             f"{_first_difference(names, [p.name for p in old_placeholders])})"
         )
-    module = lower_function(func, group_names)
+    module = lower_function(func, group_names, stream_groups)
     for new, old in zip(module.graph.find_nodes(op="placeholder"), old_placeholders, strict=True):
         new.meta.update(old.meta)
     old_output = captured.graph.find_nodes(op="output")[0]

@@ -63,7 +63,8 @@ class _Lowerer:
                 continue
             if op.name == yield_name:
                 outputs = [self._value(o, env, op) for o in op.operands]
-                if yield_name == "ctc.yield" and len(outputs) == 1:
+                as_tuple = op.attr("tuple") is not None and op.attr("tuple").py is True
+                if yield_name == "ctc.yield" and len(outputs) == 1 and not as_tuple:
                     graph.output(outputs[0])
                 else:
                     graph.output(tuple(outputs) if yield_name == "ctc.yield" else outputs)
