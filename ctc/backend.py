@@ -16,6 +16,7 @@ import torch
 from ctc.errors import CtcError
 from ctc.lowering.groups import create_stream_groups, streams_of
 from ctc.lowering.joint import lower_into_joint
+from ctc.lowering.to_fx import StreamGroupNames
 
 if TYPE_CHECKING:
     from ctc.frontend.export import Captured
@@ -43,7 +44,7 @@ def compile_joint(
 
     joint = module.function("joint")
     group_names = layout.group_names() if layout is not None else {}
-    stream_groups = {}
+    stream_groups: StreamGroupNames = {}
     if streams_of(module):
         if not torch.distributed.is_initialized():
             raise CtcError("collectives with a stream need a live process group")

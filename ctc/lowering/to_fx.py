@@ -63,7 +63,8 @@ class _Lowerer:
                 continue
             if op.name == yield_name:
                 outputs = [self._value(o, env, op) for o in op.operands]
-                as_tuple = op.attr("tuple") is not None and op.attr("tuple").py is True
+                marker = op.attr("tuple")
+                as_tuple = marker is not None and marker.py is True
                 if yield_name == "ctc.yield" and len(outputs) == 1 and not as_tuple:
                     graph.output(outputs[0])
                 else:
