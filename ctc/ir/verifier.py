@@ -5,7 +5,8 @@ each use; operand types equal their definitions; every function ends in ``ctc.re
 operands match the declared results; sub-graphs of higher-order ops see only their own arguments
 and end in ``ctc.yield``; grouping regions are well formed; every collective names mesh
 dimensions of the module with a matching group size, has well-formed attributes, and is completed
-by exactly one ``coll.wait`` (and nothing else reads its pending result).
+by exactly one ``coll.wait`` (and nothing else reads its pending result but size queries,
+``METADATA_OPS``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,18 @@ def _mesh_problems(module: Module) -> list[Problem]:
     assert isinstance(pairs, list)
     repeated = [name for name, n in Counter(p[0] for p in pairs).items() if n > 1]  # type: ignore[index]
     return [Problem(f"mesh dimension '{name}' appears twice") for name in repeated]
+
+
+# Ops that read only a tensor's sizes or strides, which a pending collective result already has:
+# captured expert-parallel graphs size an all_to_all's output (aten.sym_size.int) before its wait.
+METADATA_OPS = frozenset(
+    {
+        "aten.sym_size.int",
+        "aten.sym_numel.default",
+        "aten.sym_stride.int",
+        "aten.sym_storage_offset.default",
+    }
+)
 
 
 class _FunctionVerifier:
@@ -192,7 +205,7 @@ class _FunctionVerifier:
             if value.name in self.pending and defined is not None:
                 if isinstance(op, WaitOp):
                     self.pending[value.name] += 1
-                else:
+                elif op.name not in METADATA_OPS:
                     self.problems.append(
                         Problem(
                             f"%{value.name} is a pending collective result; only coll.wait may use it",
