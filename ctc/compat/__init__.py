@@ -1,0 +1,33 @@
+"""Workarounds for gaps in torch 2.13 / torchtitan 0.3.0, one small named module per gap.
+
+Each module says which upstream gap it covers, patches only what that gap needs, is idempotent,
+and has a test in ``tests/compat`` that fails once the gap closes (so the workaround can go).
+``enable_torchtitan_capture`` applies the ones a torchtitan capture needs on this machine.
+"""
+
+from __future__ import annotations
+
+from ctc.compat import (
+    blockmask_pytree,
+    flex_backward_cpu,
+    flex_compiled_in_export,
+    torchtitan_device,
+)
+
+__all__ = [
+    "blockmask_pytree",
+    "enable_torchtitan_capture",
+    "flex_backward_cpu",
+    "flex_compiled_in_export",
+    "torchtitan_device",
+]
+
+
+def enable_torchtitan_capture() -> None:
+    """Everything capturing a torchtitan model needs: the CPU device shim where no accelerator
+    exists, FlexAttention's backward on the CPU, the raw flex function under AOT export, and
+    BlockMask as a pytree node."""
+    torchtitan_device.apply()
+    flex_backward_cpu.apply()
+    flex_compiled_in_export.apply()
+    blockmask_pytree.apply()

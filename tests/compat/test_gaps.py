@@ -1,0 +1,77 @@
+"""Each workaround in ctc.compat covers an upstream gap; each test here fails once its gap closes
+(then delete the workaround and the test)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+
+def _fresh_python(code: str) -> str:
+    """Runs ``code`` in a new interpreter (no patches applied) and returns its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_torchtitan_still_says_cuda_without_an_accelerator() -> None:
+    from ctc.compat import torchtitan_device
+
+    if not torchtitan_device.needed():
+        return  # an accelerator exists: torchtitan's device_type is right and the shim idles
+    device_type = _fresh_python("import torchtitan.tools.utils as u; print(u.device_type)")
+    assert device_type == "cuda"
+
+
+def test_flex_attention_still_refuses_backward_on_the_cpu() -> None:
+    import torch.nn.attention.flex_attention as flex
+
+    from ctc.compat import flex_backward_cpu
+
+    original = flex_backward_cpu._ORIGINAL.get("check", flex._validate_device)
+    query = torch.randn(1, 1, 16, 8, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="does not support backward on CPU"):
+        original(query, query, query)
+
+
+def test_the_patched_check_lets_cpu_backward_through() -> None:
+    import torch.nn.attention.flex_attention as flex
+
+    from ctc.compat import flex_backward_cpu
+
+    flex_backward_cpu.apply()
+    query = torch.randn(1, 1, 16, 8, requires_grad=True)
+    flex._validate_device(query, query, query)
+    assert flex_backward_cpu._ORIGINAL["check"] is not flex._validate_device
+
+
+def test_inductor_still_cannot_compile_flex_attention_with_grad_on_the_cpu() -> None:
+    from torch._inductor.exc import InductorError
+    from torchtitan.models.common.attention import FlexAttention
+
+    from ctc.compat import flex_backward_cpu, flex_compiled_in_export
+
+    flex_backward_cpu.apply()
+    compiled = torch.compile(torch.nn.attention.flex_attention.flex_attention)
+    query = torch.randn(1, 2, 128, 16, requires_grad=True)
+    with pytest.raises(InductorError, match="IndexError"):
+        compiled(query, query, query)
+    flex_compiled_in_export.apply()
+    assert FlexAttention._compiled_flex_attn is torch.nn.attention.flex_attention.flex_attention
+
+
+def test_blockmask_is_still_no_pytree_node() -> None:
+    registered = _fresh_python(
+        "import torch.utils._pytree as p\n"
+        "from torch.nn.attention.flex_attention import BlockMask\n"
+        "print(BlockMask in p.SUPPORTED_NODES)"
+    )
+    assert registered == "False"
+    from ctc.compat import blockmask_pytree
+
+    blockmask_pytree.apply()
+    assert not blockmask_pytree.needed()
