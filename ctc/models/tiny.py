@@ -1,0 +1,71 @@
+"""A tiny two-block MLP step with tensor parallel and SimpleFSDP, for tests and examples.
+
+Each block is ``x + w2(relu(w1(x)))`` with ``w1`` column-parallel and ``w2`` row-parallel over
+``tp`` (one all-reduce per block forward and backward), every weight sharded over ``dp_shard``
+by graph_trainer's ``simple_fsdp.data_parallel`` (an all-gather per weight forward, a
+reduce-scatter per gradient). The step returns the mean squared error against a target, so the
+joint graph ends in the loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+DIM = 8
+HIDDEN = 16
+BATCH = 4
+
+
+class TinyBlock(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.w2(torch.relu(self.w1(x)))
+
+
+class TinyStep(nn.Module):
+    """Two blocks and a squared-error loss: ``step(x, target) -> loss``."""
+
+    def __init__(self, dim: int = DIM, hidden: int = HIDDEN) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([TinyBlock(dim, hidden), TinyBlock(dim, hidden)])
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return ((x - target) ** 2).sum() / x.numel()
+
+
+def build_tiny(mesh: Any, seed: int = 0, param_dtype: torch.dtype | None = None) -> TinyStep:
+    """The tiny step parallelized on ``mesh`` (a DeviceMesh with dimensions ``dp_shard`` and
+    ``tp``); weights from ``torch.manual_seed(seed)``, so every rank builds the same model."""
+    from torch.distributed.tensor.parallel import (
+        ColwiseParallel,
+        RowwiseParallel,
+        parallelize_module,
+    )
+    from torchtitan.experiments.graph_trainer.simple_fsdp import (
+        MixedPrecisionPolicy,
+        data_parallel,
+    )
+
+    torch.manual_seed(seed)
+    step = TinyStep()
+    for block in step.blocks:
+        parallelize_module(block, mesh["tp"], {"w1": ColwiseParallel(), "w2": RowwiseParallel()})
+    policy = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=None)
+    result: TinyStep = data_parallel(step, mesh["dp_shard"], mode="fully_shard", mp_policy=policy)
+    return result
+
+
+def tiny_inputs(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(BATCH, DIM, generator=generator)
+    target = torch.randn(BATCH, DIM, generator=generator)
+    return x, target
