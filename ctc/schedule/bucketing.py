@@ -90,14 +90,20 @@ def fsdp_role(unit: CommUnit, func: Func, returned: dict[str, str]) -> str | Non
     return None
 
 
+# Result attributes that say what a returned value is (``ctc.frontend.boundary``); others, such
+# as the AOT descriptor ``desc`` that captured functions put first, say nothing about the role.
+RESULT_ROLES = ("grad", "grad_input", "loss", "output", "mutated", "saved")
+
+
 def returned_roles(func: Func) -> dict[str, str]:
     """Value name -> ``grad`` / ``loss`` / ... for the values ``ctc.return`` gives back."""
     if not func.ops or not isinstance(func.ops[-1], ReturnOp):
         return {}
     roles: dict[str, str] = {}
     for operand, attributes in zip(func.ops[-1].operands, func.result_attrs, strict=False):
-        if isinstance(operand, Value) and len(attributes):
-            roles[operand.name] = next(iter(attributes))
+        role = next((key for key in RESULT_ROLES if key in attributes), None)
+        if isinstance(operand, Value) and role is not None:
+            roles.setdefault(operand.name, role)
     return roles
 
 

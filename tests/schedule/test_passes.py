@@ -6,23 +6,24 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ctc.errors import CtcError
-from ctc.ir import CollectiveOp, Module, Op, parse_file, print_module, verify
+from ctc.ir import CollectiveOp, DictAttr, Module, Op, parse_file, print_module, verify
 from ctc.passes.base import Pass
 from ctc.passes.options import Size
-from ctc.schedule.bucketing import bucket_bytes
+from ctc.schedule.bucketing import bucket_bytes, returned_roles
 from ctc.schedule.graph import DependencyGraph, collective_order, flatten
 from ctc.schedule.memory import memory_profile
 from ctc.schedule.passes.bucket import BucketPass
 from ctc.schedule.passes.reorder import ReorderPass
 from ctc.schedule.units import CommUnit
 from tests.schedule import interpret
-from tests.schedule.programs import Program, build, programs
+from tests.schedule.programs import Param, Program, build, programs
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "two_block_fsdp.ctc"
@@ -191,3 +192,25 @@ def test_pipeline_text() -> None:
 def test_memory_budget_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="memory_budget"):
         ReorderPass(memory_budget=0.5)
+
+
+def test_gradients_found_behind_the_descriptor_attribute() -> None:
+    """Captured functions put the AOT descriptor first in result attributes (``desc``, then
+    ``grad``): their reduce-scatters are still FSDP gradient reductions, and get bucketed."""
+    module = build(
+        Program(
+            (tuple(Param(f"layers.0.p{i}", (2, 3), True, False) for i in range(2)),),
+            (False,),
+            False,
+        )
+    )
+    func = module.functions[0]
+    described = tuple(
+        DictAttr.of({"desc": f"GradAOTOutput({i})", **attributes.py})
+        for i, attributes in enumerate(func.result_attrs)
+    )
+    module = attrs.evolve(module, functions=(attrs.evolve(func, result_attrs=described),))
+    assert returned_roles(module.functions[0])["gr0"] == "grad"
+    result = BucketPass("block").run(module)
+    names = [op.results[0].name for op in _ops(result) if op.name == "coll.reduce_scatter"]
+    assert len(names) == 1 and names[0].startswith("bucket")
