@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from ctc.errors import CtcError
+from ctc.ir.attributes import IntAttr
 from ctc.ir.core import Op
 from ctc.ir.ops import (
     AllGatherOp,
@@ -234,10 +235,20 @@ def op_flops(op: Op) -> int:
     return 0
 
 
+# Kernels that write only part of their result: torch's bucketing op (``torch._inductor.
+# fx_passes.bucketing``) allocates the whole gathered bucket but copies just this rank's shards
+# into its slice; the all-gather then fills the rest in place.
+PARTIAL_WRITES = {"_pre_bucket_all_gather": "group_size"}
+
+
 def op_bytes(op: Op) -> int:
-    """Bytes a kernel reads and writes: its tensor operands and results."""
+    """Bytes a kernel reads and writes: its tensor operands and results (the part it writes)."""
     read = sum(value_bytes(v) for v in tensor_values(op.operand_values()))
-    return read + sum(value_bytes(v) for v in tensor_values(iter(op.results)))
+    written = sum(value_bytes(v) for v in tensor_values(iter(op.results)))
+    divisor = op.attr(PARTIAL_WRITES[packet(op)]) if packet(op) in PARTIAL_WRITES else None
+    if isinstance(divisor, IntAttr) and divisor.value > 1:
+        written //= divisor.value
+    return read + written
 
 
 def _compute_dtype(op: Op) -> str:

@@ -2,10 +2,11 @@
 
 A result is allocated when its op runs and freed after the last use of any value sharing its
 storage (views and ``coll.wait`` alias their input; a collective allocates its output when it is
-issued). A collective's inputs stay alive until its ``coll.wait``, as the caching allocator keeps
-them for the communication stream. Function arguments are resident throughout; returned values
-live to the end. Program order, not time, decides: the allocator frees when the host drops the
-last reference, so the order of the program is what a schedule changes and what the budget bounds.
+issued, unless marked ``inplace``: see ``writes_into_input``). A collective's inputs stay alive
+until its ``coll.wait``, as the caching allocator keeps them for the communication stream.
+Function arguments are resident throughout; returned values live to the end. Program order, not
+time, decides: the allocator frees when the host drops the last reference, so the order of the
+program is what a schedule changes and what the budget bounds.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from collections.abc import Sequence
 import attrs
 
 from ctc.errors import CtcError
+from ctc.ir.attributes import BoolAttr
 from ctc.ir.core import Op, Value
 from ctc.ir.ops import CollectiveOp, WaitOp
 from ctc.schedule.opinfo import first_tensor_operand, is_view, value_bytes
+
+INPLACE = "inplace"
 
 
 @attrs.frozen
@@ -78,8 +82,15 @@ def memory_profile(ops: Sequence[Op], args: Sequence[Value] = ()) -> MemoryProfi
     return MemoryProfile(resident, tuple(live_bytes), peak, peak_index)
 
 
+def writes_into_input(op: Op) -> bool:
+    """A collective with ``inplace = true`` writes its result into the storage its input views:
+    torch's ``all_gather_into_tensor_out``, whose input is this rank's slice of the output."""
+    flag = op.attr(INPLACE)
+    return isinstance(op, CollectiveOp) and isinstance(flag, BoolAttr) and flag.value
+
+
 def _aliased_storage(op: Op, storage_of: dict[str, int]) -> int | None:
-    if not (is_view(op) or isinstance(op, WaitOp)):
+    if not (is_view(op) or isinstance(op, WaitOp) or writes_into_input(op)):
         return None
     source = first_tensor_operand(op)
     if source is None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ctc.ir import parse_module
-from ctc.schedule.cost import CostModel, DeviceProfile
+from ctc.ir import Value, make_op, parse_module, tensor
+from ctc.schedule.cost import CostModel, DeviceProfile, op_bytes
 from ctc.schedule.simulate import chrome_trace, simulate_module
 
 # 1 GFLOP/s, 10 MB/s links, no latency, overhead or memory time: times are easy to count.
@@ -138,3 +138,30 @@ def test_chrome_trace_has_complete_events_on_one_thread_per_stream() -> None:
     assert {e["tid"] for e in spans} == {0, 1}
     mm = next(e for e in spans if "aten.mm" in e["name"])
     assert mm["dur"] == pytest.approx(2000.0)
+
+
+def test_an_inplace_all_gather_shares_the_bucket_it_slices() -> None:
+    """torch's bucketed all-gather (``all_gather_into_tensor_out``, lifted as ``coll.all_gather
+    {inplace = true}``) writes into the bucket its input slices: no second buffer."""
+    body = """
+  %buf = bucketing._pre_bucket_all_gather.default([%p]) {group_size = 2} : f32[5000]
+  %mine = aten.slice.Tensor(%buf) {start = 0, end = 2500} : f32[2500]
+  %ag = coll.all_gather(%mine) {dim = 0, group = "dp", size = 2INPLACE} : f32[5000]
+  %w = coll.wait(%ag) : f32[5000]
+  %s = aten.sum.default(%w) : f32[]
+  ctc.return(%s)"""
+    resident = 2 * 40_000 + 10_000
+    separate = _report(body.replace("INPLACE", ""), "%p: f32[2500]")
+    inplace = _report(body.replace("INPLACE", ", inplace = true"), "%p: f32[2500]")
+    assert separate["peak_memory_bytes"] == resident + 2 * 20_000
+    assert inplace["peak_memory_bytes"] == resident + 20_000 + 4  # and the sum
+    assert inplace["step_ms"] == separate["step_ms"]
+
+
+def test_pre_bucket_all_gather_writes_only_its_shard() -> None:
+    shard = Value("p", tensor("f32", 2500))
+    bucket = Value("buf", tensor("f32", 5000))
+    op = make_op("bucketing._pre_bucket_all_gather.default", [[shard]], [bucket], {"group_size": 2})
+    assert op_bytes(op) == 10_000 + 10_000
+    plain = make_op("aten.cat.default", [[shard]], [bucket])
+    assert op_bytes(plain) == 10_000 + 20_000
