@@ -25,7 +25,9 @@ IR ``Module``. ``ctc.capture`` (``ctc/api.py``) does both. The lifting conventio
    ``coll.reduce_scatter {group, size, dim = 0, reduce_op}``, ``coll.all_reduce {group, size,
    reduce_op}``, ``coll.all_to_all {group, size}`` (split sizes are attributes
    ``output_split_sizes``/``input_split_sizes`` when constant, else operands after the input, in
-   that order) and ``coll.wait``. ``group`` is the mesh dimension, or a list of them for a
+   that order) and ``coll.wait``. A ``wait_tensor`` of a value that is no pending collective
+   result (expert-parallel graphs wait twice on some) is a no-op that stays the plain op
+   ``_c10d_functional.wait_tensor.default``. ``group`` is the mesh dimension, or a list of them for a
    flattened group (``ctc.frontend.groups``); the module attribute ``mesh = [["dp_shard", 2],
    ["tp", 4]]`` lists the dimensions in order. ``MeshLayout.group_names()`` is the inverse map.
 5. A higher-order op is ``higher_order.<name>``; its operands are the FX arguments in order

@@ -126,3 +126,18 @@ def test_ops_keep_module_paths_phases_and_sequence_numbers(
     first_mm = next(op for op in joint.ops if op.name == "aten.mm.default")
     assert first_mm.loc.annotations is not None
     assert first_mm.loc.annotations.py == {"module_fqn": "blocks.0.w1"}
+
+
+def test_the_dynamo_tracer_gives_the_same_collectives(
+    tiny_mesh: Any, tiny_capture: dict[str, Any]
+) -> None:
+    import ctc
+    from ctc.models.tiny import build_tiny, tiny_inputs
+
+    module = ctc.capture(build_tiny(tiny_mesh), tiny_inputs(), tracer="dynamo")
+    joint = module.function("joint")
+    assert function_stats(joint)["collectives_by_group"] == tiny_capture["fx_counts"]
+    assert {op.loc.module for op in joint.ops if op.name == "aten.mm.default"} >= {
+        "blocks.0.w1",
+        "blocks.1.w2",
+    }
