@@ -1,0 +1,148 @@
+"""Capture a model's training step (forward + loss + backward) under a fake process group and
+print its IR: the joint graph, or the forward and backward graphs of torch's default
+partitioner. Parameters are fake tensors, so any flavor captures without its memory.
+
+Models: llama3 (flavors debugmodel, 1B, 3B, 8B, 70B, 405B) and deepseek_v3 (debugmodel, 16B,
+236B, 671B) from torchtitan; a flavor runs SDPA attention, FLAVOR_flex_attn FlexAttention.
+tiny is a two-block TP+FSDP MLP (mesh dimensions dp_shard and tp only).
+The mesh names degrees: dp_replicate, dp_shard, tp, ep (ep borrows ranks from dp_shard x tp).
+
+Example:
+  ctc capture --model llama3 --flavor debugmodel --mesh dp_shard=2,tp=4 -o step.ctc
+  ctc capture --model deepseek_v3 --mesh dp_shard=2,tp=2,ep=2 --stage fwd,bwd | ctc verify -
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from ctc.cli.io import write_text
+from ctc.errors import CtcError
+from ctc.models.mesh import MeshSpec
+
+MODELS = ("llama3", "deepseek_v3", "tiny")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, choices=MODELS, help="the model to capture")
+    parser.add_argument("--flavor", default="debugmodel", help="model flavor (default: debugmodel)")
+    parser.add_argument(
+        "--mesh", required=True, metavar="SPEC", help="parallelism degrees, e.g. dp_shard=2,tp=4"
+    )
+    parser.add_argument(
+        "--stage",
+        default="joint",
+        metavar="STAGES",
+        help="joint, fwd, bwd, or a comma-separated list such as fwd,bwd (default: joint)",
+    )
+    parser.add_argument("--batch", type=int, help="local batch size (default: the flavor's)")
+    parser.add_argument("--seq-len", type=int, help="sequence length (default: the flavor's)")
+    parser.add_argument(
+        "--world-size", type=int, help="check the mesh against this many ranks (default: its own)"
+    )
+    parser.add_argument(
+        "--tracer", default="direct", choices=("direct", "dynamo"), help="(default: direct)"
+    )
+    for name, what in (
+        ("param", "parameters are all-gathered and computed in"),
+        ("reduce", "gradients are reduced in"),
+    ):
+        parser.add_argument(
+            f"--{name}-dtype",
+            choices=DTYPES,
+            help=f"mixed precision: the dtype {what} (default: the flavor's)",
+        )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the IR here (default: stdout)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ctc.frontend import parse_stages
+    from ctc.models.flavors import resolve_flavor
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"ctc capture: {message}", file=sys.stderr, flush=True)
+
+    spec = MeshSpec.parse(args.mesh)
+    spec.check(world_size=args.world_size)
+    stages = parse_stages(args.stage)
+    for name, value in (("--batch", args.batch), ("--seq-len", args.seq_len)):
+        if value is not None and value < 1:
+            raise CtcError(f"{name} must be at least 1, got {value}")
+    if args.model != "tiny":
+        resolve_flavor(args.model, args.flavor)  # a bad flavor fails before torch loads
+
+    # Noise from running the model on fake CPU tensors, about nothing the capture keeps.
+    warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
+    warnings.filterwarnings("ignore", message="In CPU autocast, but the target dtype")
+    start = time.perf_counter()
+    module, layout, step_args, step_kwargs = _build(args, spec, progress)
+    progress(f"built in {time.perf_counter() - start:.1f} s; capturing ({args.tracer} tracer)")
+
+    from ctc.frontend import export_joint, lift_captured
+    from ctc.ir import print_module
+
+    start = time.perf_counter()
+    with export_joint(
+        module, step_args, step_kwargs, tracer=args.tracer, module_paths=args.model == "tiny"
+    ) as captured:
+        nodes = len(captured.graph_module.graph.nodes)
+        progress(f"captured {nodes} nodes in {captured.seconds:.1f} s; lifting {args.stage}")
+        ir = lift_captured(captured, layout, stages)
+    progress(f"done in {time.perf_counter() - start:.1f} s")
+    write_text(args.output, print_module(ir))
+    return 0
+
+
+Built = tuple[Any, Any, tuple[Any, ...], dict[str, Any]]  # module, layout, args, kwargs
+
+
+def _build(args: argparse.Namespace, spec: MeshSpec, progress: Callable[[str], None]) -> Built:
+    if args.model == "tiny":
+        return _build_tiny(args, spec)
+    from ctc.models.torchtitan import build_step
+
+    step = build_step(
+        args.model,
+        args.flavor,
+        spec,
+        batch=args.batch,
+        seq_len=args.seq_len,
+        fake=True,
+        param_dtype=args.param_dtype,
+        reduce_dtype=args.reduce_dtype,
+        progress=progress,
+    )
+    return step.module, step.layout, step.args, step.kwargs
+
+
+def _build_tiny(args: argparse.Namespace, spec: MeshSpec) -> Built:
+    extra = [name for name, _ in spec.sizes if name not in ("dp_shard", "tp")]
+    if extra or args.flavor != "debugmodel" or args.batch or args.seq_len or args.reduce_dtype:
+        raise CtcError(
+            "the tiny model takes only the mesh dimensions dp_shard and tp, --param-dtype, and "
+            "no flavor, batch, sequence length or reduce dtype"
+        )
+    import torch
+    from torch.distributed.device_mesh import init_device_mesh
+
+    from ctc.api import resolve_layout
+    from ctc.models.tiny import build_tiny, tiny_inputs
+    from ctc.models.torchtitan import ensure_process_group
+
+    ensure_process_group(spec.world_size)
+    mesh = init_device_mesh(
+        "cpu", (spec.size("dp_shard"), spec.size("tp")), mesh_dim_names=("dp_shard", "tp")
+    )
+    param_dtype = getattr(torch, args.param_dtype) if args.param_dtype else None
+    step = build_tiny(mesh, param_dtype=param_dtype)
+    return step, resolve_layout(step, mesh), tiny_inputs(), {}
