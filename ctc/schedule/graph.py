@@ -28,8 +28,7 @@ import networkx as nx
 from ctc.ir.attributes import StrAttr
 from ctc.ir.core import Block, Func, Op
 from ctc.ir.ops import CollectiveOp, RegionOp, ReturnOp, WaitOp
-from ctc.schedule.cost import op_flops
-from ctc.schedule.opinfo import has_effects
+from ctc.schedule.opinfo import has_effects, is_data_movement
 
 RegionPath = tuple[int, ...]
 
@@ -107,11 +106,12 @@ def stream_of(op: CollectiveOp) -> str:
 
 def is_movable(op: Op) -> bool:
     """Whether ``op`` may move with a collective it feeds or is fed by: a data-movement op with no
-    effects and no sub-graphs (views, casts, concatenations, copies). Matmuls and attention stay
-    where the program put them."""
+    effects and no sub-graphs (views, casts, concatenations, copies; ``is_data_movement``).
+    Computation -- matmuls, attention, elementwise arithmetic, lookups -- stays where the program
+    put it."""
     if isinstance(op, CollectiveOp | WaitOp | RegionOp | ReturnOp) or op.regions:
         return False
-    return bool(op.results) and not has_effects(op) and op_flops(op) == 0
+    return bool(op.results) and not has_effects(op) and is_data_movement(op)
 
 
 class DependencyGraph:

@@ -43,6 +43,31 @@ VIEW_OPS = frozenset(
 )
 
 
+# Ops that only move or convert data (besides views): what may travel with a collective as its
+# copy-in, cast or copy-out. Anything else -- an embedding lookup, a norm's arithmetic -- is
+# computation that stays where the program put it.
+DATA_MOVEMENT_OPS = frozenset(
+    {
+        "_to_copy",
+        "cat",
+        "clone",
+        "contiguous",
+        "convert_element_type",
+        "copy",
+        "reshape",
+        "_reshape_copy",
+        "flatten",
+        "_pre_bucket_all_gather",
+        "_pre_bucket_reduce_scatter",
+    }
+)
+
+
+def is_data_movement(op: Op) -> bool:
+    """A view, or a copy/cast/concatenation of tensors (``DATA_MOVEMENT_OPS``)."""
+    return is_view(op) or packet(op) in DATA_MOVEMENT_OPS
+
+
 def packet(op: Op) -> str:
     """The op's target without namespace and overload: ``mm`` for ``aten.mm.default``."""
     parts = op.name.split(".")

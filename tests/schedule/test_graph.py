@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from ctc.ir import parse_module
 from ctc.schedule.graph import DependencyGraph, flatten, regroup
 from ctc.schedule.memory import memory_profile
+from ctc.schedule.units import decompose
 from tests.schedule.programs import Program, build, programs
 
 TEXT = """module {mesh = [["dp", 2]]} {
@@ -83,3 +84,27 @@ def test_collective_inputs_stay_alive_until_the_wait() -> None:
     # x (16) resident; y (16) lives to the wait, so it overlaps z (16) and the rs buffer (8).
     assert profile.live_bytes == (32, 40, 56, 40, 28, 20)
     assert profile.peak_bytes == 56 and profile.peak_index == 2
+
+
+def test_only_data_movement_travels_with_a_collective() -> None:
+    """A collective's unit takes the casts and views around it, never computation that merely
+    reads its result (an embedding lookup, a norm's arithmetic, later backward ops): those stay
+    where the program put them, or moving the unit would move them across the step."""
+    text = """module {mesh = [["dp", 2]]} {
+  func @joint(%p: f32[4,8], %tokens: i64[3]) -> (f32[]) {
+    %c = aten._to_copy.default(%p) {dtype = #dtype<bf16>} : bf16[4,8]
+    %ag = coll.all_gather(%c) {dim = 0, group = "dp", size = 2} : bf16[8,8]
+    %w = coll.wait(%ag) : bf16[8,8]
+    %v = aten.view.default(%w) {size = [8, 8]} : bf16[8,8]
+    %e = aten.embedding.default(%v, %tokens) : bf16[3,8]
+    %sq = aten.pow.Tensor_Scalar(%e) {exponent = 2} : bf16[3,8]
+    %s = aten.sum.default(%sq) : f32[]
+    ctc.return(%s)
+  }
+}
+"""
+    layout = decompose(parse_module(text).functions[0])
+    (unit,) = layout.units
+    assert [op.results[0].name for op in unit.start] == ["c", "ag"]
+    assert [op.results[0].name for op in unit.finish] == ["w", "v"]
+    assert [op.results[0].name for op in layout.skeleton[:3]] == ["e", "sq", "s"]
