@@ -76,6 +76,10 @@ class Lifter:
             elif node.op == "output":
                 items = node.args[0] if isinstance(node.args[0], list | tuple) else [node.args[0]]
                 descs = node.meta.get("desc") or [None] * len(items)
+                if len(descs) != len(items):
+                    raise CtcError(
+                        f"the output node has {len(descs)} descriptors for {len(items)} values"
+                    )
                 for item, desc in zip(items, descs, strict=True):
                     operand = self._operand(item, scope, node)
                     value_type = operand.type if isinstance(operand, Value) else NoneType()
