@@ -46,9 +46,9 @@ def compile_joint(
     group_names = layout.group_names() if layout is not None else {}
     stream_groups: StreamGroupNames = {}
     if streams_of(module):
-        if not torch.distributed.is_initialized():
-            raise CtcError("collectives with a stream need a live process group")
-        stream_groups = create_stream_groups(module, group_names)
+        if not torch.distributed.is_initialized() or layout is None:
+            raise CtcError("collectives with a stream need a live process group and a mesh")
+        stream_groups = create_stream_groups(module, group_names, layout)
     lower_into_joint(joint, captured.joint, group_names, stream_groups)
     with torch._guards.tracing(captured.tracing_context):
         return aot_compile_joint_with_descriptors(

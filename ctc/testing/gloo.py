@@ -7,6 +7,7 @@ traceback is re-raised in the parent with the rank named.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import tempfile
 import traceback
@@ -26,8 +27,11 @@ def _worker(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     queue: Any,
+    timeout_s: float,
 ) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # A rank still running when the parent gives up prints where it is stuck, then exits.
+    faulthandler.dump_traceback_later(timeout_s, exit=True)
     try:
         store = dist.FileStore(store_path, world_size)
         dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size)
@@ -48,7 +52,10 @@ def run_on_ranks(
     with tempfile.TemporaryDirectory(prefix="ctc-gloo-") as directory:
         store_path = os.path.join(directory, "store")
         processes = [
-            context.Process(target=_worker, args=(rank, world_size, store_path, fn, args, queue))
+            context.Process(
+                target=_worker,
+                args=(rank, world_size, store_path, fn, args, queue, timeout_s + 5),
+            )
             for rank in range(world_size)
         ]
         for process in processes:

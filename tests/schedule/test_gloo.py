@@ -21,6 +21,7 @@ def _run(rank: int, world_size: int, modules: list[Module]) -> list[list[Any]]:
     import torch
     import torch.distributed as dist
 
+    from ctc.frontend.groups import MeshLayout, RankGrid
     from ctc.lowering.groups import create_stream_groups
     from ctc.lowering.to_fx import lower_function
 
@@ -30,7 +31,9 @@ def _run(rank: int, world_size: int, modules: list[Module]) -> list[list[Any]]:
     for variant in modules:
         func = variant.functions[0]
         base = {("dp_shard",): group.group_name}
-        streams = create_stream_groups(variant, base)
+        grid = RankGrid((("dp_shard",),), (world_size,), tuple(range(world_size)), (None,))
+        layout = MeshLayout([("dp_shard", world_size)], [grid], rank=rank)
+        streams = create_stream_groups(variant, base, layout)
         module = lower_function(func, base, streams)
         if func is not modules[0].functions[0] and "stream" in str(variant):
             assert streams, "split_streams collectives got no process group of their own"
