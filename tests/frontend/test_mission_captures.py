@@ -97,3 +97,26 @@ def test_replicated_data_parallel_modes(tmp_path: Path, mesh: str, groups: set[s
     counts = collectives(module)
     assert {key.split()[1] for key in counts} == groups
     assert counts["coll.all_reduce dp_replicate"] > 0
+
+
+STEP_IR = """
+import sys
+from ctc.frontend import export_joint, lift_captured
+from ctc.ir import print_module
+from ctc.models.torchtitan import build_step
+step = build_step("llama3", "debugmodel", "dp_shard=2,tp=2", batch=2, seq_len=64,
+                  fake=sys.argv[1] == "fake")
+with export_joint(step.module, step.args, step.kwargs, module_paths=False) as captured:
+    print(print_module(lift_captured(captured, step.layout)), end="")
+"""
+
+
+def test_fake_and_real_parameters_capture_the_same_ir() -> None:
+    texts = [
+        subprocess.run(
+            [sys.executable, "-c", STEP_IR, kind], capture_output=True, text=True, timeout=900
+        )
+        for kind in ("fake", "real")
+    ]
+    assert all(t.returncode == 0 for t in texts), texts[0].stderr[-2000:] + texts[1].stderr[-2000:]
+    assert texts[0].stdout == texts[1].stdout and "coll.all_gather" in texts[0].stdout
