@@ -9,8 +9,8 @@ IR ``Module``. ``ctc.capture`` (``ctc/api.py``) does both. The lifting conventio
    placeholder names (``primals_3``, ``tangents_1``; a backward graph's saved values keep their
    forward names). Boundary attributes (``ctc.frontend.boundary``): ``desc = "<exact repr of the
    AOT descriptor>"`` plus a friendly key on tensors: ``param``/``buffer = "fqn"``,
-   ``input = idx``, ``tangent = position``, ``saved = idx``; results ``loss``/``output = idx``,
-   ``grad = "fqn"``, ``grad_input = idx``, ``mutated``, ``saved``. A DTensor's device mesh
+   ``input = idx``, ``tangent = position``; results ``loss``/``output = idx``, ``grad = "fqn"``,
+   ``grad_input = idx``, ``mutated``; and ``saved = idx`` on saved values of any type. A DTensor's device mesh
    argument is ``opaque<device_mesh>``. Results may repeat arguments and may be ``none``.
 2. An OpOverload prints as ``ns.op.overload``. Arguments that mention a node (a node, or a
    list holding one) are operands, in schema order; constant arguments are attributes named by
@@ -27,13 +27,15 @@ IR ``Module``. ``ctc.capture`` (``ctc/api.py``) does both. The lifting conventio
    ``output_split_sizes``/``input_split_sizes`` when constant, else operands after the input, in
    that order) and ``coll.wait``. A ``wait_tensor`` of a value that is no pending collective
    result (expert-parallel graphs wait twice on some) is a no-op that stays the plain op
-   ``_c10d_functional.wait_tensor.default``. ``group`` is the mesh dimension, or a list of them for a
-   flattened group (``ctc.frontend.groups``); the module attribute ``mesh = [["dp_shard", 2],
-   ["tp", 4]]`` lists the dimensions in order. ``MeshLayout.group_names()`` is the inverse map.
+   ``_c10d_functional.wait_tensor.default``; size queries (``aten.sym_size.int``) may read a
+   pending result. ``group`` is the mesh dimension, or a list of them for a flattened group
+   (``ctc.frontend.groups``); the module attribute ``mesh = [["dp_shard", 2], ["tp", 4]]``
+   lists the dimensions in order. ``MeshLayout.group_names()`` is the inverse map.
 5. A higher-order op is ``higher_order.<name>``; its operands are the FX arguments in order
    (constants as literals, tuples as lists), each sub-graph argument replaced by ``#region<i>``
    and lifted as region ``i`` (block arguments = its placeholders, ending in ``ctc.yield``, with
-   ``{tuple = true}`` when it returns a 1-tuple). Attributes are the FX kwargs.
+   ``{tuple = true}`` when it returns a 1-tuple; a sub-graph two ops use is lifted into
+   each). Attributes are the FX kwargs.
 6. Any other callable is ``python.<module>.<name>`` (``python._operator.mul``,
    ``python.torch.sym_sum``) with positional operands and kwargs as attributes.
 7. ``loc``: ``module``, ``phase``, ``seq`` (counted from the joint's smallest ``seq_nr``),
