@@ -11,7 +11,8 @@ IR ``Module``. ``ctc.capture`` (``ctc/api.py``) does both. The lifting conventio
    AOT descriptor>"`` plus a friendly key on tensors: ``param``/``buffer = "fqn"``,
    ``input = idx``, ``tangent = position``; results ``loss``/``output = idx``, ``grad = "fqn"``,
    ``grad_input = idx``, ``mutated``; and ``saved = idx`` on saved values of any type. A
-   DTensor's device mesh argument is ``opaque<device_mesh>``. Results may repeat arguments and may be ``none``.
+   DTensor's device mesh argument is ``opaque<device_mesh>``. Results may repeat arguments
+   and may be ``none``.
 2. An OpOverload prints as ``ns.op.overload``. Arguments that mention a node (a node, or a
    list holding one) are operands, in schema order; constant arguments are attributes named by
    the schema argument; arguments left to their defaults are absent. Inside operand lists
