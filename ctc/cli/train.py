@@ -60,11 +60,12 @@ def run(args: argparse.Namespace) -> int:
         if s["grads_equal"] is False
         or (s["eager_loss"] is not None and s["loss"] != s["eager_loss"])
     ]
+    options = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "command"}
     if args.json:
         print(
             json.dumps(
                 {
-                    "config": vars(args) | {"world_size": world_size},
+                    "config": options | {"world_size": world_size},
                     **report,
                     "bitwise_equal": not mismatched if config.check else None,
                 }

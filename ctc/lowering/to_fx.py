@@ -87,7 +87,10 @@ class _Lowerer:
         elif isinstance(target, torch._ops.OpOverload):
             args, kwargs = self._schema_args(op, target, env)
         else:
-            args = tuple(self._value(o, env, op, get_attrs) for o in op.operands)
+            # Higher-order ops take their structured arguments (a BlockMask, extra buffers) as
+            # tuples, as FX recorded them.
+            sequence = tuple if op.name.startswith("higher_order.") else list
+            args = tuple(self._value(o, env, op, get_attrs, sequence) for o in op.operands)
             kwargs = {key: self._attr(value, op, get_attrs) for key, value in op.attributes.entries}
         single = len(op.results) == 1
         name = op.results[0].name if single else None
@@ -190,11 +193,14 @@ class _Lowerer:
         env: dict[str, fx.Node],
         op: Op,
         get_attrs: Sequence[fx.Node] = (),
+        sequence: type = list,
     ) -> Any:
         if isinstance(operand, Value):
             return env[operand.name]
         if isinstance(operand, OperandList):
-            return [self._value(item, env, op, get_attrs) for item in operand.items]
+            return sequence(self._value(i, env, op, get_attrs, sequence) for i in operand.items)
+        if isinstance(operand, ListAttr):
+            return sequence(self._attr(item, op, get_attrs) for item in operand.items)
         return self._attr(operand, op, get_attrs)
 
     def _attr(self, attribute: Attribute, op: Op, get_attrs: Sequence[fx.Node] = ()) -> Any:
