@@ -36,6 +36,7 @@ class StepResult:
     loss: float
     eager_loss: float | None
     seconds: float
+    eager_seconds: float | None
     grads_equal: bool | None
 
 
@@ -113,11 +114,14 @@ def train_rank(rank: int, world_size: int, config: TrainConfig) -> dict[str, Any
         loss.backward()
         seconds = time.perf_counter() - began
         eager_loss = None
+        eager_seconds = None
         grads_equal = None
         if eager is not None and eager_optimizer is not None:
             eager_optimizer.zero_grad()
+            began = time.perf_counter()
             reference = eager(*args, **kwargs)
             reference.backward()
+            eager_seconds = time.perf_counter() - began
             eager_loss = float(reference.detach().float())
             grads_equal = all(
                 torch.equal(a, b)
@@ -126,7 +130,9 @@ def train_rank(rank: int, world_size: int, config: TrainConfig) -> dict[str, Any
             eager_optimizer.step()
         optimizer.step()
         results.append(
-            StepResult(step, float(loss.detach().float()), eager_loss, seconds, grads_equal)
+            StepResult(
+                step, float(loss.detach().float()), eager_loss, seconds, eager_seconds, grads_equal
+            )
         )
     from ctc.ir.stats import module_stats
 

@@ -81,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
             check = ""
             if s["eager_loss"] is not None:
                 same = s["loss"] == s["eager_loss"] and s["grads_equal"]
-                check = f"  eager {s['eager_loss']:.6f}  {'bitwise equal' if same else 'DIFFERS'}"
+                check = (
+                    f"  | eager {s['eager_loss']:.6f} {s['eager_seconds'] * 1000:.0f} ms  "
+                    f"{'bitwise equal' if same else 'DIFFERS'}"
+                )
             print(f"step {s['step']}: loss {s['loss']:.6f}  {s['seconds'] * 1000:.0f} ms{check}")
     if mismatched:
         raise CtcError(f"compiled step differs from eager on (rank, step) {mismatched}")
