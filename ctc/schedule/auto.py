@@ -292,7 +292,7 @@ def placed_function(
 ) -> Func | None:
     """The function for a plan, or None when it cannot be made to fit the budget. Over budget,
     units move home first (``fit_budget``); then the largest bucket live at the peak is split
-    back into its members, until the plan fits or no bucket is left."""
+    in two halves (which may then move home), until the plan fits or no bucket is left."""
     steps = list(steps)
     while True:
         bucketed, origin = apply_buckets(layout, facts, [list(step.members) for step in steps])
@@ -317,8 +317,10 @@ def placed_function(
         largest = max(live, key=lambda n: (bucket_bytes([bucketed.units[n]]), -n))
         split = by_first[origin[largest]]
         position = steps.index(split)
+        half = (len(split.members) + 1) // 2
         steps[position : position + 1] = [
-            attrs.evolve(split, members=(member,)) for member in split.members
+            attrs.evolve(split, members=split.members[:half]),
+            attrs.evolve(split, members=split.members[half:]),
         ]
 
 

@@ -66,3 +66,15 @@ def test_auto_stays_within_its_default_memory_budget(
 ) -> None:
     for reports in (compute_bound, comm_bound):
         assert reports["auto"].peak_memory_bytes <= 1.05 * reports["input"].peak_memory_bytes
+
+
+def test_auto_over_its_budget_splits_buckets_in_halves() -> None:
+    """Few tokens, 64 ranks: the parameters dominate memory, so one bucket of every all-gather
+    would raise the peak. At a budget of 1.0 auto splits the offending bucket in halves (not back
+    into single collectives) and keeps most of the merging's gain."""
+    module = llama_like(attrs.evolve(LLAMA3_8B, layers=4, tokens=64, ranks=64))
+    before = _simulate(module)
+    after = _simulate(BucketPass("auto", memory_budget=1.0, cap=None).run(module))
+    assert after.peak_memory_bytes <= before.peak_memory_bytes
+    assert after.collectives <= before.collectives / 4
+    assert after.step_ms <= 0.85 * before.step_ms
