@@ -2,7 +2,8 @@
 
 Compute is a roofline: ``max(flops / peak, bytes / bandwidth)`` plus a fixed per-kernel overhead,
 with FLOPs counted for matmuls, convolutions and attention (SDPA, flash, FlexAttention; forward
-and backward) and bytes (inputs + outputs) for every other kernel. Views cost nothing.
+and backward) and bytes (inputs + outputs) for every other kernel. Views and uninitialised
+allocations (``aten.empty``) cost nothing.
 
 Collectives follow NCCL's ring formulas (as torch's ``comm_analysis``): ``base latency + steps x
 hop latency + bytes on the wire / bus bandwidth``, with ``p - 1`` steps for all-gather,
@@ -37,7 +38,14 @@ from ctc.ir.ops import (
     WaitOp,
 )
 from ctc.ir.types import TensorType
-from ctc.schedule.opinfo import is_view, packet, tensor_type, tensor_values, value_bytes
+from ctc.schedule.opinfo import (
+    is_allocation,
+    is_view,
+    packet,
+    tensor_type,
+    tensor_values,
+    value_bytes,
+)
 
 
 @attrs.frozen
@@ -278,7 +286,7 @@ class CostModel:
         """Seconds ``op`` occupies its stream; 0 for views, regions, waits and returns."""
         if isinstance(op, CollectiveOp):
             return self.collective_time(op)
-        if isinstance(op, WaitOp | RegionOp | ReturnOp) or is_view(op):
+        if isinstance(op, WaitOp | RegionOp | ReturnOp) or is_view(op) or is_allocation(op):
             return 0.0
         if not any(True for _ in tensor_values(iter(op.results))) and not op.regions:
             return 0.0  # scalar arithmetic on sizes runs on the host

@@ -1,12 +1,13 @@
 """Peak memory of a flat op list by liveness of tensor storage, in program order.
 
 A result is allocated when its op runs and freed after the last use of any value sharing its
-storage (views and ``coll.wait`` alias their input; a collective allocates its output when it is
-issued, unless marked ``inplace``: see ``writes_into_input``). A collective's inputs stay alive
-until its ``coll.wait``, as the caching allocator keeps them for the communication stream.
-Function arguments are resident throughout; returned values live to the end. Program order, not
-time, decides: the allocator frees when the host drops the last reference, so the order of the
-program is what a schedule changes and what the budget bounds.
+storage (views, ``coll.wait`` and in-place aten ops such as ``copy_`` alias their first operand;
+a collective allocates its output when it is issued, unless marked ``inplace``: see
+``writes_into_input``). A collective's inputs stay alive until its ``coll.wait``, as the caching
+allocator keeps them for the communication stream. Function arguments are resident throughout;
+returned values live to the end. Program order, not time, decides: the allocator frees when the
+host drops the last reference, so the order of the program is what a schedule changes and what
+the budget bounds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ctc.errors import CtcError
 from ctc.ir.attributes import BoolAttr
 from ctc.ir.core import Op, Value
 from ctc.ir.ops import CollectiveOp, WaitOp
-from ctc.schedule.opinfo import first_tensor_operand, is_view, value_bytes
+from ctc.schedule.opinfo import first_tensor_operand, is_inplace, is_view, value_bytes
 
 INPLACE = "inplace"
 
@@ -90,7 +91,7 @@ def writes_into_input(op: Op) -> bool:
 
 
 def _aliased_storage(op: Op, storage_of: dict[str, int]) -> int | None:
-    if not (is_view(op) or isinstance(op, WaitOp) or writes_into_input(op)):
+    if not (is_view(op) or isinstance(op, WaitOp) or writes_into_input(op) or is_inplace(op)):
         return None
     source = first_tensor_operand(op)
     if source is None:

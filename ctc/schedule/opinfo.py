@@ -68,6 +68,20 @@ def is_data_movement(op: Op) -> bool:
     return is_view(op) or packet(op) in DATA_MOVEMENT_OPS
 
 
+# Ops that allocate without writing: no kernel runs.
+ALLOCATION_OPS = frozenset({"empty", "empty_like", "empty_strided", "new_empty"})
+
+
+def is_allocation(op: Op) -> bool:
+    return op.name.startswith("aten.") and packet(op) in ALLOCATION_OPS
+
+
+def is_inplace(op: Op) -> bool:
+    """An aten op that writes into its first operand and returns it (``aten.copy_``)."""
+    name = packet(op)
+    return op.name.startswith("aten.") and name.endswith("_") and not name.endswith("__")
+
+
 def packet(op: Op) -> str:
     """The op's target without namespace and overload: ``mm`` for ``aten.mm.default``."""
     parts = op.name.split(".")

@@ -165,3 +165,21 @@ def test_pre_bucket_all_gather_writes_only_its_shard() -> None:
     assert op_bytes(op) == 10_000 + 10_000
     plain = make_op("aten.cat.default", [[shard]], [bucket])
     assert op_bytes(plain) == 10_000 + 20_000
+
+
+def test_torch_default_mode_bucket_lives_in_its_empty_buffer() -> None:
+    """torch's default-mode bucket: ``empty`` (no kernel), ``copy_`` into this rank's slice (an
+    in-place op: it returns, and shares, its first operand), gather in place into the buffer."""
+    body = """
+  %buf = aten.empty.memory_format() {size = [5000], dtype = #dtype<f32>} : f32[5000]
+  %mine = aten.slice.Tensor(%buf) {start = 0, end = 2500} : f32[2500]
+  %in = aten.copy_.default(%mine, %p) : f32[2500]
+  %ag = coll.all_gather(%in) {dim = 0, group = "dp", size = 2, inplace = true} : f32[5000]
+  %w = coll.wait(%ag) : f32[5000]
+  %s = aten.sum.default(%w) : f32[]
+  ctc.return(%s)"""
+    report = _report(body, "%p: f32[2500]")
+    assert report["peak_memory_bytes"] == 2 * 40_000 + 10_000 + 20_000 + 4
+    empty = parse_module(HEADER + "%p: f32[2500]) -> (f32[]) {\n" + body + "\n }\n}\n")
+    first = empty.functions[0].ops[0]
+    assert CostModel(PROFILE, empty.mesh).op_time(first) == 0.0
