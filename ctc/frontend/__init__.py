@@ -35,7 +35,8 @@ IR ``Module``. ``ctc.capture`` (``ctc/api.py``) does both. The lifting conventio
 5. A higher-order op is ``higher_order.<name>``; its operands are the FX arguments in order
    (constants as literals, tuples as lists), each sub-graph argument replaced by ``#region<i>``
    and lifted as region ``i`` (block arguments = its placeholders, ending in ``ctc.yield``, with
-   ``{tuple = true}`` when it returns a 1-tuple; a sub-graph two ops use is lifted into
+   ``{sequence = "list"}`` / ``{sequence = "tuple"}`` when it returns one (vmap and autograd
+   compare the structure); a sub-graph two ops use is lifted into
    each). Attributes are the FX kwargs.
 6. Any other callable is ``python.<module>.<name>`` (``python._operator.mul``,
    ``python.torch.sym_sum``) with positional operands and kwargs as attributes.

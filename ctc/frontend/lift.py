@@ -101,8 +101,8 @@ class Lifter:
 
     def region(self, module: fx.GraphModule) -> Block:
         """A sub-graph of a higher-order op: its placeholders are the block arguments, and it
-        ends in ``ctc.yield`` (with ``tuple = true`` when it returns a 1-tuple, so lowering can
-        tell ``(x,)`` from ``x``)."""
+        ends in ``ctc.yield`` (with ``sequence = "list"`` or ``"tuple"`` when it returns one, so
+        lowering rebuilds the exact structure: vmap and autograd compare it)."""
         scope = _Scope(module)
         args: list[Value] = []
         for node in module.graph.nodes:
@@ -116,7 +116,9 @@ class Lifter:
                 items = list(result) if is_sequence else [result]
                 operands = [self._operand(item, scope, node) for item in items]
                 attributes: dict[str, object] = (
-                    {"tuple": True} if is_sequence and len(items) == 1 else {}
+                    {"sequence": "list" if isinstance(result, list) else "tuple"}
+                    if is_sequence
+                    else {}
                 )
                 scope.ops.append(make_op("ctc.yield", operands, attributes=attributes))
             else:

@@ -8,6 +8,7 @@ descriptors that ``aot_compile_joint_with_descriptors`` pairs with the real argu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -15,7 +16,8 @@ import torch.fx as fx
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp
 
 from ctc.errors import CtcError
-from ctc.ir.core import Func, walk_ops
+from ctc.ir.core import Func, Op
+from ctc.ir.ops import RegionOp
 from ctc.ir.types import TensorType
 from ctc.lowering.to_fx import GroupNames, StreamGroupNames, lower_function
 from ctc.torch_types import TORCH_TO_DTYPE
@@ -61,7 +63,7 @@ def propagate_fake_values(module: fx.GraphModule, inputs: list[Any]) -> None:
 
 def check_types(func: Func, module: fx.GraphModule) -> None:
     """Every node's propagated value agrees with its IR result type (static dims only)."""
-    types = {v.name: v.type for op in walk_ops(func.ops) for v in op.results}
+    types = {v.name: v.type for op in _top_level_ops(func.ops) for v in op.results}
     for node in module.graph.nodes:
         expected = types.get(node.name)
         value = node.meta.get("val")
@@ -74,6 +76,15 @@ def check_types(func: Func, module: fx.GraphModule) -> None:
             raise CtcError(
                 f"lowered %{node.name} computes {dtype}{list(shape)} but the IR says {expected}"
             )
+
+
+def _top_level_ops(ops: tuple[Op, ...]) -> Iterator[Op]:
+    """The ops of the function's own namespace: into grouping regions, not into the isolated
+    sub-graphs of higher-order ops (their names are their own)."""
+    for op in ops:
+        yield op
+        if isinstance(op, RegionOp):
+            yield from _top_level_ops(op.body.ops)
 
 
 def _first_difference(left: list[str], right: list[str]) -> str:

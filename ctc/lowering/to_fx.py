@@ -63,12 +63,13 @@ class _Lowerer:
                 continue
             if op.name == yield_name:
                 outputs = [self._value(o, env, op) for o in op.operands]
-                marker = op.attr("tuple")
-                as_tuple = marker is not None and marker.py is True
-                if yield_name == "ctc.yield" and len(outputs) == 1 and not as_tuple:
+                sequence = op.attr("sequence")
+                if yield_name == "ctc.return" or (sequence is not None and sequence.py == "list"):
+                    graph.output(outputs)
+                elif sequence is None and len(outputs) == 1:
                     graph.output(outputs[0])
                 else:
-                    graph.output(tuple(outputs) if yield_name == "ctc.yield" else outputs)
+                    graph.output(tuple(outputs))
                 continue
             self._op(op, graph, env, regions)
 

@@ -63,3 +63,51 @@ def test_llama3_debugmodel_with_block_bucketing_on_four_ranks() -> None:
     report = json.loads(result.stdout)
     assert report["bitwise_equal"] is True
     assert report["stats"]["ops_by_name"]["coll.all_gather"] < 40
+
+
+@pytest.mark.slow
+def test_llama3_flex_attention_on_four_ranks() -> None:
+    result = _ctc(
+        "train",
+        "--model",
+        "llama3",
+        "--flavor",
+        "debugmodel_flex_attn",
+        "--mesh",
+        "dp_shard=2,tp=2",
+        "--seq-len",
+        "64",
+        "--batch",
+        "1",
+        "--steps",
+        "2",
+        "--json",
+        timeout=1500,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["bitwise_equal"] is True
+    assert report["stats"]["ops_by_name"]["higher_order.flex_attention"] == 6
+
+
+@pytest.mark.slow
+def test_deepseek_v3_expert_parallel_on_four_ranks() -> None:
+    result = _ctc(
+        "train",
+        "--model",
+        "deepseek_v3",
+        "--mesh",
+        "dp_shard=2,tp=2,ep=2",
+        "--seq-len",
+        "32",
+        "--batch",
+        "1",
+        "--steps",
+        "2",
+        "--json",
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["bitwise_equal"] is True
+    assert report["stats"]["ops_by_name"]["coll.all_to_all"] > 0

@@ -99,7 +99,7 @@ def test_higher_order_sub_graphs_become_regions() -> None:
     text = body(lift(traced(f, torch.tensor(True), torch.randn(3))))
     assert "%getitem = higher_order.cond(%p_1, #region<0>, #region<1>, [%x_1]) : f32[3] {" in text
     assert "^bb0(%arg0_1: f32[3]):" in text
-    assert "ctc.yield(%sin) {tuple = true}" in text
+    assert 'ctc.yield(%sin) {sequence = "tuple"}' in text
 
 
 def test_python_callables_are_named_by_module() -> None:
