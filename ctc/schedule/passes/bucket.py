@@ -26,6 +26,7 @@ from ctc.schedule.auto import auto_bucket
 from ctc.schedule.cost import CostModel, load_profile
 from ctc.schedule.graph import flatten
 from ctc.schedule.memory import memory_profile, resolve_budget
+from ctc.schedule.overlap import fill_stalls
 from ctc.schedule.placement import block_placement, fit_budget
 from ctc.schedule.plan import (
     apply_buckets,
@@ -52,11 +53,13 @@ class BucketPass(Pass):
     wait of reduce-scatter ``i`` is deferred to the issue of ``i + prefetch``. ``auto``: bucket
     boundaries and issue points from the cost model of ``device`` -- a merge is kept only when it
     lowers the simulated stall plus its copy time -- and the best of that, the unmerged schedule
-    and the input by simulated step time within the memory budget.
+    and the input by simulated step time within the memory budget; then computation that does
+    not depend on a stalling collective (tensor-parallel ones, on the critical path) moves under
+    it (``ctc.schedule.overlap``) when that shortens the step without raising peak memory.
 
     Guarantees: the result verifies; every rank makes the same decisions (they depend only on
     the IR: shapes, attributes, module paths, positions; ties by original order); compute ops
-    keep their relative order; bucket copy-in/out ops are real aten ops with the members' exact
+    keep their relative order (in auto mode, except those moved under a stalling collective); bucket copy-in/out ops are real aten ops with the members' exact
     values (``ctc.schedule.bucketing``); peak memory (``ctc.schedule.memory``) stays within
     ``memory_budget`` when given (a size, or a ratio >= 1 over the input's peak); in auto mode
     the budget defaults to 1.05 and an input already over it is returned unchanged. With
@@ -112,7 +115,8 @@ class BucketPass(Pass):
             budget = resolve_budget(
                 1.05 if self.memory_budget is None else self.memory_budget, input_peak
             )
-            return auto_bucket(func, layout, roles, cost_model, cap, budget)
+            chosen = auto_bucket(func, layout, roles, cost_model, cap, budget)
+            return fill_stalls(chosen, cost_model, None)
         budget = resolve_budget(self.memory_budget, input_peak)
         facts = analyze(layout)
         groups = block_groups(layout, facts, roles, cap)
