@@ -86,5 +86,7 @@ def test_unknown_operator_is_a_clear_error() -> None:
   }
 }
 """
-    with pytest.raises(CtcError, match=r"cannot lower aten\.no_such_op\.default: torch has no such"):
+    with pytest.raises(
+        CtcError, match=r"cannot lower aten\.no_such_op\.default: torch has no such"
+    ):
         lower_function(parse_module(text).functions[0])
