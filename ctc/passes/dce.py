@@ -7,48 +7,15 @@ from typing import ClassVar
 import attrs
 
 from ctc.ir.core import Block, Func, Module, Op
+from ctc.ir.effects import effectful_name
 from ctc.ir.ops import RegionOp
 from ctc.passes.base import Pass
 
-# Ops that must stay even when nothing reads their results. Rules as data: an in-place aten op
-# (its name ends in "_", like aten.add_.Tensor) writes memory; a random op advances the RNG, so
-# removing one would change the numbers every later random op draws; the rest assert or mutate.
-EFFECTFUL_PREFIXES = (
-    "aten._assert",
-    "aten.sym_constrain_range",
-    "aten._print",
-    "higher_order.auto_functionalized",
-    "higher_order.with_effects",
-    "higher_order.run_and_save_rng_state",
-    "higher_order.run_with_rng_state",
-)
-RANDOM_WORDS = (
-    "rand",
-    "bernoulli",
-    "dropout",
-    "normal",
-    "uniform",
-    "exponential",
-    "multinomial",
-    "poisson",
-    "cauchy",
-    "geometric",
-    "philox",
-    "seed",
-)
-
 
 def has_effects(op: Op) -> bool:
-    """Whether ``op`` does something besides computing its results."""
-    if not op.results:
-        return True
-    if op.name.startswith(EFFECTFUL_PREFIXES):
-        return True
-    namespace, _, rest = op.name.partition(".")
-    target = rest.split(".")[0]
-    if namespace == "aten" and target.endswith("_") and not target.endswith("__"):
-        return True
-    return any(word in target for word in RANDOM_WORDS)
+    """Whether ``op`` does something besides computing its results (an op without results is
+    kept for what it does)."""
+    return not op.results or effectful_name(op.name)
 
 
 def _live_ops(ops: tuple[Op, ...], live: set[str]) -> tuple[Op, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ctc.ir.core import Op, Value
+from ctc.ir.effects import effectful_name
 from ctc.ir.ops import RegionOp, ReturnOp
 from ctc.ir.types import TensorType
 
@@ -119,38 +120,12 @@ def first_tensor_operand(op: Op) -> Value | None:
     return next((v for v in op.operand_values() if tensor_type(v) is not None), None)
 
 
-# Ops whose order matters beyond their data: asserts, prints, functionalized effects, and random
-# ops (each advances the RNG, so moving one changes what the next one draws).
-_EFFECT_PREFIXES = (
-    "aten._assert",
-    "aten.sym_constrain_range",
-    "aten._print",
-    "higher_order.auto_functionalized",
-    "higher_order.with_effects",
-    "higher_order.run_and_save_rng_state",
-    "higher_order.run_with_rng_state",
-)
-_RANDOM_WORDS = (
-    "rand",
-    "bernoulli",
-    "dropout",
-    "normal",
-    "uniform",
-    "exponential",
-    "philox",
-    "seed",
-)
-
-
 def has_effects(op: Op) -> bool:
     """Whether ``op`` mutates an operand (``aten.copy_``), has no results to order it by, or
     otherwise must keep its place among other effects (asserts, random numbers)."""
     if isinstance(op, RegionOp | ReturnOp):
         return False
-    name = packet(op)
-    if name.endswith("_") and not name.endswith("__"):
-        return True
-    if op.name.startswith(_EFFECT_PREFIXES) or any(word in name for word in _RANDOM_WORDS):
+    if effectful_name(op.name):
         return True
     return not op.results and op.name.startswith(("aten.", "prims."))
 
