@@ -41,6 +41,8 @@ def comm_bound() -> dict[str, SimulationReport]:
         "input": _simulate(module),
         "block": _simulate(BucketPass("block", prefetch=2).run(module)),
         "auto": _simulate(BucketPass("auto").run(module)),
+        # block has no memory budget; auto may then use a little more than the input's peak too
+        "auto 1.05": _simulate(BucketPass("auto", memory_budget=1.05).run(module)),
     }
 
 
@@ -56,7 +58,8 @@ def test_compute_bound_auto_reaches_the_lower_bound(
 
 
 def test_comm_bound_auto_merges(comm_bound: dict[str, SimulationReport]) -> None:
-    assert comm_bound["auto"].step_ms <= 1.01 * comm_bound["block"].step_ms
+    assert comm_bound["auto 1.05"].step_ms <= 1.01 * comm_bound["block"].step_ms
+    assert comm_bound["auto"].step_ms <= 1.02 * comm_bound["block"].step_ms
     assert comm_bound["auto"].exposed_comm_ms <= 0.6 * comm_bound["input"].exposed_comm_ms
     assert comm_bound["auto"].collectives < comm_bound["input"].collectives / 4
 
@@ -65,7 +68,7 @@ def test_auto_stays_within_its_default_memory_budget(
     compute_bound: dict[str, SimulationReport], comm_bound: dict[str, SimulationReport]
 ) -> None:
     for reports in (compute_bound, comm_bound):
-        assert reports["auto"].peak_memory_bytes <= 1.05 * reports["input"].peak_memory_bytes
+        assert reports["auto"].peak_memory_bytes <= reports["input"].peak_memory_bytes
 
 
 def test_auto_over_its_budget_splits_buckets_in_halves() -> None:

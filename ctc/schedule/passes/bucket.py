@@ -39,6 +39,8 @@ from ctc.schedule.units import analyze, decompose
 
 MEMORY_BUDGET_KIND = OptionalOption(AnyOf((SizeOption(minimum=1), FloatOption(minimum=1.0))))
 DEFAULT_CAP = Size(500 * 10**6, "MB")
+# bucket(auto)'s default memory budget: the input's peak (a ratio).
+AUTO_BUDGET = 1.0
 
 
 @attrs.frozen
@@ -59,10 +61,12 @@ class BucketPass(Pass):
 
     Guarantees: the result verifies; every rank makes the same decisions (they depend only on
     the IR: shapes, attributes, module paths, positions; ties by original order); compute ops
-    keep their relative order (in auto mode, except those moved under a stalling collective); bucket copy-in/out ops are real aten ops with the members' exact
-    values (``ctc.schedule.bucketing``); peak memory (``ctc.schedule.memory``) stays within
+    keep their relative order (in auto mode, except those moved under a stalling collective);
+    bucket copy-in/out ops are real aten ops with the members' exact values
+    (``ctc.schedule.bucketing``); peak memory (``ctc.schedule.memory``) stays within
     ``memory_budget`` when given (a size, or a ratio >= 1 over the input's peak); in auto mode
-    the budget defaults to 1.05 and an input already over it is returned unchanged. With
+    the budget defaults to 1.0 (auto never raises the peak unless allowed to) and an input
+    already over it is returned unchanged. With
     ``split_streams`` FSDP all-gathers carry ``stream = "fsdp_all_gather"``: the lowering runs them
     on a communicator of their own, so they overlap with reduce-scatters of the same group.
     """
@@ -88,7 +92,7 @@ class BucketPass(Pass):
         MEMORY_BUDGET_KIND,
         default=None,
         doc="peak memory allowed: a size, or a ratio >= 1 over the input's peak; none: "
-        "no limit (block), 1.05 (auto)",
+        "no limit (block), 1.0 (auto)",
     )
     split_streams: bool = option(
         BoolOption(), default=True, doc="all-gathers on a communicator of their own"
@@ -113,7 +117,7 @@ class BucketPass(Pass):
         cap = None if self.cap is None else self.cap.bytes
         if self.mode == "auto":
             budget = resolve_budget(
-                1.05 if self.memory_budget is None else self.memory_budget, input_peak
+                AUTO_BUDGET if self.memory_budget is None else self.memory_budget, input_peak
             )
             chosen = auto_bucket(func, layout, roles, cost_model, cap, budget)
             return fill_stalls(chosen, cost_model, None)
