@@ -70,6 +70,38 @@ def report_json(report: Any) -> dict[str, Any]:
     return {key: getattr(report, key) for key in keys}
 
 
+def exposed_by_group(func: Any, cost_model: Any) -> dict[str, float]:
+    """Milliseconds the compute stream waits on each (process group, phase), e.g. ``tp fwd``:
+    the simulator's timeline (``ctc.schedule.simulate``) with each stall charged to the
+    collective waited on; ``tail``: communication after the last compute."""
+    from ctc.ir.ops import CollectiveOp, WaitOp
+    from ctc.schedule.graph import flatten, stream_of
+
+    now = 0.0
+    free: dict[str, float] = {}
+    done: dict[str, tuple[float, Any]] = {}
+    charged: dict[str, float] = {}
+    for op in flatten(func).ops:
+        duration = cost_model.op_time(op)
+        if isinstance(op, CollectiveOp):
+            start = max(now, free.get(stream_of(op), 0.0))
+            free[stream_of(op)] = start + duration
+            done[op.results[0].name] = (start + duration, op)
+        elif isinstance(op, WaitOp):
+            for value in op.operand_values():
+                ready, collective = done.get(value.name, (0.0, None))
+                if collective is not None and ready > now:
+                    key = f"{collective.group_key} {collective.loc.phase or '?'}"
+                    charged[key] = charged.get(key, 0.0) + (ready - now) * 1e3
+                    now = ready
+        else:
+            now += duration
+    tail = max([now, *free.values()]) - now
+    if tail > 0:
+        charged["tail"] = tail * 1e3
+    return dict(sorted(charged.items()))
+
+
 def sized_by(regime: Regime) -> Callable[[Any], Any]:
     """Makes expert-parallel token counts concrete (``peers_sizes``); the identity otherwise."""
     if regime.symbol_size is None:
@@ -159,6 +191,7 @@ def run_regime(regime: Regime, save_ir: Path | None = None) -> dict[str, Any]:
                 entry = report_json(report)
                 entry["pass_s"] = seconds
                 entry["streams"] = dict(report.stream_busy_ms)
+                entry["exposed_by"] = exposed_by_group(scheduled.functions[0], cost_model)
             except Exception as error:  # a contender that fails is reported, not fatal
                 traceback.print_exc()
                 entry = {"error": f"{type(error).__name__}: {error}".splitlines()[0][:300]}
