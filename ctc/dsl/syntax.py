@@ -17,6 +17,7 @@ import lark
 from lark import Token
 
 from ctc.errors import SourceError
+from ctc.lark_errors import describe_syntax_error
 from ctc.passes.options import Literal, OptionValueError, Size, Word
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -174,7 +175,9 @@ def parse_syntax(text: str, filename: str = "<pipeline>") -> tuple[Item, ...]:
         raise
     except lark.exceptions.UnexpectedInput as error:
         line, column = _error_position(text, error)
-        raise SourceError.at(filename, text, line, column, _describe(error)) from None
+        raise SourceError.at(
+            filename, text, line, column, describe_syntax_error(error, _FRIENDLY, "pipeline")
+        ) from None
 
 
 def _error_position(text: str, error: lark.exceptions.UnexpectedInput) -> tuple[int, int]:
@@ -185,20 +188,3 @@ def _error_position(text: str, error: lark.exceptions.UnexpectedInput) -> tuple[
         return error.line, error.column
     lines = text.rstrip().split("\n")
     return len(lines), len(lines[-1]) + 1
-
-
-def _describe(error: lark.exceptions.UnexpectedInput) -> str:
-    if isinstance(error, lark.exceptions.UnexpectedEOF):
-        return "unexpected end of pipeline" + _expected(error.expected)
-    if isinstance(error, lark.exceptions.UnexpectedToken):
-        token = error.token
-        found = "end of pipeline" if token.type == "$END" else f"'{token}'"
-        return f"unexpected {found}" + _expected(error.expected)
-    if isinstance(error, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character '{error.char}'" + _expected(error.allowed)
-    return str(error)
-
-
-def _expected(names: Any) -> str:
-    friendly = sorted({_FRIENDLY.get(n, n) for n in names or () if n != "$END"})
-    return "; expected " + ", ".join(friendly) if friendly else ""

@@ -33,6 +33,7 @@ from ctc.ir.core import Block, Func, Loc, Module, Op, Operand, OperandList, Valu
 from ctc.ir.ops import OP_CLASSES, op_class
 from ctc.ir.types import DTYPES, SCALAR_KINDS, NoneType, OpaqueType, ScalarType, Type, tensor
 from ctc.ir.verifier import verify
+from ctc.lark_errors import describe_syntax_error
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -412,7 +413,7 @@ def parse_module(text: str, filename: str = "<string>", verify_module: bool = Tr
             text,
             error.line if error.line > 0 else 1,
             error.column if error.column > 0 else 1,
-            _describe_syntax_error(error),
+            describe_syntax_error(error, _FRIENDLY, "input"),
         ) from None
     if verify_module:
         problems = verify(module)
@@ -432,24 +433,3 @@ def parse_module(text: str, filename: str = "<string>", verify_module: bool = Tr
 def parse_file(path: str | Path) -> Module:
     path = Path(path)
     return parse_module(path.read_text(), str(path))
-
-
-def _describe_syntax_error(error: lark.exceptions.UnexpectedInput) -> str:
-    if isinstance(error, lark.exceptions.UnexpectedEOF):
-        return "unexpected end of input" + _expected(error.expected)
-    if isinstance(error, lark.exceptions.UnexpectedToken):
-        token = error.token
-        found = "end of input" if token.type == "$END" else f"'{token}'"
-        return f"unexpected {found}" + _expected(error.expected)
-    if isinstance(error, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character '{error.char}'" + _expected(error.allowed)
-    return str(error)
-
-
-def _expected(names: Any) -> str:
-    if not names:
-        return ""
-    friendly = sorted({_FRIENDLY.get(n, n) for n in names if n != "$END"})
-    if not friendly:
-        return ""
-    return "; expected " + ", ".join(friendly)

@@ -1,0 +1,29 @@
+"""Lark's syntax errors in words a user reads, shared by the IR parser and the pipeline parser."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lark
+
+
+def describe_syntax_error(
+    error: lark.exceptions.UnexpectedInput, friendly: Mapping[str, str], text_noun: str
+) -> str:
+    """``unexpected 'x'; expected ...`` with lark's terminal names replaced by ``friendly``
+    ones; ``text_noun`` names what ended early (``input``, ``pipeline``)."""
+    if isinstance(error, lark.exceptions.UnexpectedEOF):
+        return f"unexpected end of {text_noun}" + _expected(error.expected, friendly)
+    if isinstance(error, lark.exceptions.UnexpectedToken):
+        token = error.token
+        found = f"end of {text_noun}" if token.type == "$END" else f"'{token}'"
+        return f"unexpected {found}" + _expected(error.expected, friendly)
+    if isinstance(error, lark.exceptions.UnexpectedCharacters):
+        return f"unexpected character '{error.char}'" + _expected(error.allowed, friendly)
+    return str(error)
+
+
+def _expected(names: Any, friendly: Mapping[str, str]) -> str:
+    words = sorted({friendly.get(n, n) for n in names or () if n != "$END"})
+    return "; expected " + ", ".join(words) if words else ""
