@@ -49,7 +49,6 @@ class InductorPass(Pass):
 
     name: ClassVar[str] = "inductor"
     stages: ClassVar[tuple[str, ...]] = ("fwd", "bwd")
-    needs_torch: ClassVar[bool] = False
 
     scope: str = option(
         ChoiceOption(("regions", "all")),
@@ -79,7 +78,6 @@ class CudagraphPass(Pass):
     stages: ClassVar[tuple[str, ...]] = ("fwd", "bwd")
     must_be_last: ClassVar[bool] = True
     devices: ClassVar[tuple[str, ...]] = ("cuda",)
-    needs_torch: ClassVar[bool] = False
 
     def run(self, module: Module) -> Module:
         return _map_functions(module, lambda func: _wrap_body(func, "cudagraph", func.name))

@@ -17,8 +17,8 @@ import argparse
 
 from ctc.dsl import ALIASES, parse_pipeline
 from ctc.errors import CtcError
-from ctc.passes.base import DEVICES, STAGES
-from ctc.passes.registry import PassSpec, default_registry
+from ctc.passes.base import DEVICES, STAGES, Pass
+from ctc.passes.registry import default_registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,22 +47,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe_pass(spec: PassSpec) -> list[str]:
+def _describe_pass(cls: type[Pass]) -> list[str]:
     flags = []
-    if not spec.implemented:
-        flags.append("not implemented yet")
-    if spec.must_be_last:
+    if cls.must_be_last:
         flags.append("must be last")
-    if spec.conflicts_with:
-        flags.append("conflicts with " + ", ".join(spec.conflicts_with))
-    if tuple(spec.devices) != DEVICES:
-        flags.append("devices: " + ", ".join(spec.devices))
-    if spec.needs_torch:
-        flags.append("needs torch")
-    lines = [f"{spec.name} - {spec.doc}", f"    stages: {', '.join(spec.stages)}"]
+    if cls.conflicts_with:
+        flags.append("conflicts with " + ", ".join(cls.conflicts_with))
+    if tuple(cls.devices) != DEVICES:
+        flags.append("devices: " + ", ".join(cls.devices))
+    lines = [f"{cls.name} - {cls.summary()}", f"    stages: {', '.join(cls.stages)}"]
     if flags:
         lines[-1] += "; " + "; ".join(flags)
-    for option in spec.options:
+    for option in cls.option_specs():
         default = "required" if option.required else f"default {option.kind.format(option.default)}"
         if option.positional:
             default += ", positional"
@@ -75,7 +71,7 @@ def list_passes() -> str:
     registry = default_registry()
     lines = [f"passes (stages: {', '.join(STAGES)}):"]
     for name in registry.names():
-        lines += ["  " + line for line in _describe_pass(registry.spec(name))]
+        lines += ["  " + line for line in _describe_pass(registry.pass_class(name))]
     lines.append("aliases (the reference system's pass names):")
     width = max(len(alias) for alias in ALIASES)
     lines += [f"  {alias:<{width}}  {expansion}" for alias, expansion in ALIASES.items()]

@@ -1,9 +1,10 @@
 """Syntax tree -> ``Pipeline``: what each name means, and each option's typed value.
 
 A name is a stage (``fwd(...)``), a registered pass, or an alias (expanded in place); anything
-else is an error that names what is known. Options are matched to the pass's declared options
-(positional ones in order, then ``key=value``) and converted by their kinds. Every problem is
-collected with its position; entries from an alias are located at the alias in the user's text.
+else is an error that names what is known. Options are matched to the fields of the pass's class
+(positional ones in order, then ``key=value``), converted by their kinds, and the pass instance
+built from them. Every problem is collected with its position; entries from an alias are
+located at the alias in the user's text.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import difflib
 from typing import Any
 
 from ctc.dsl.aliases import ALIASES
-from ctc.dsl.pipeline import Origin, PassEntry, Pipeline
 from ctc.dsl.syntax import Argument, Item, Position, Value, parse_syntax
 from ctc.errors import Diagnostic, SourceError
-from ctc.passes.base import STAGES
+from ctc.ir.core import STAGES
+from ctc.passes.base import Pass
 from ctc.passes.options import OptionSpec, OptionValueError, describe_literal
-from ctc.passes.registry import PassSpec, Registry, default_registry
+from ctc.passes.pipeline import Origin, PassEntry, Pipeline
+from ctc.passes.registry import Registry, default_registry
 
 _INVALID = object()
 
@@ -35,9 +37,10 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
 
     def error(self, position: Position, message: str, origin: Origin | None) -> None:
+        line, column = position.line, position.column
         if origin is not None and origin.alias is not None:
-            position, message = origin.position, message + origin.note()
-        self.diagnostics.append(Diagnostic(position.line, position.column, message))
+            line, column, message = origin.line, origin.column, message + origin.note()
+        self.diagnostics.append(Diagnostic(line, column, message))
 
     def items(self, items: tuple[Item, ...], stage: str | None, origin: Origin | None) -> None:
         for item in items:
@@ -47,7 +50,7 @@ class _Builder:
         if item.name in STAGES:
             self.stage(item, stage, origin)
         elif item.name in self.registry:
-            self.pass_entry(item, self.registry.spec(item.name), stage, origin)
+            self.pass_entry(item, self.registry.pass_class(item.name), stage, origin)
         elif item.name in ALIASES:
             self.alias(item, stage, origin)
         else:
@@ -96,16 +99,18 @@ class _Builder:
             )
             self.error(item.position, message, origin)
             return
-        here = origin if origin is not None else Origin(item.position, item.name)
+        here = origin
+        if here is None:
+            here = Origin(item.position.line, item.position.column, item.name, expansion)
         self.items(parse_syntax(expansion, f"<alias {item.name}>"), stage, here)
 
     def pass_entry(
-        self, item: Item, spec: PassSpec, stage: str | None, origin: Origin | None
+        self, item: Item, cls: type[Pass], stage: str | None, origin: Origin | None
     ) -> None:
         errors_before = len(self.diagnostics)
         values: dict[str, Any] = {}
         attempted: set[str] = set()
-        positional = [option for option in spec.options if option.positional]
+        positional = [option for option in cls.option_specs() if option.positional]
         seen_keyword = rejected_positional = False
         for index, argument in enumerate(item.arguments or ()):
             if argument.key is None:
@@ -114,64 +119,63 @@ class _Builder:
                 where = argument.value.position
             else:
                 seen_keyword = True
-                option = self.keyword_option(spec, argument, origin)
+                option = self.keyword_option(cls, argument, origin)
                 where = argument.key_position or argument.value.position
             if option is None:
                 if argument.key is None:
-                    self.error(where, self.positional_problem(spec, seen_keyword), origin)
+                    self.error(where, self.positional_problem(cls, seen_keyword), origin)
                     rejected_positional = True
                 continue
             if option.name in attempted:
-                message = f"option '{option.name}' of pass '{spec.name}' is given twice"
+                message = f"option '{option.name}' of pass '{cls.name}' is given twice"
                 self.error(where, message, origin)
                 continue
             attempted.add(option.name)
-            value = self.convert(spec, option, argument.value, origin)
+            value = self.convert(cls, option, argument.value, origin)
             if value is not _INVALID:
                 values[option.name] = value
-        for option in spec.options:
+        for option in cls.option_specs():
             # A rejected positional argument was most likely meant for the missing option.
             if option.required and option.name not in attempted and not rejected_positional:
                 message = (
-                    f"pass '{spec.name}' needs option '{option.name}' "
+                    f"pass '{cls.name}' needs option '{option.name}' "
                     f"({option.kind.describe()}): {option.doc}"
                 )
                 self.error(item.position, message, origin)
         if len(self.diagnostics) > errors_before:
             return
-        options = tuple((o.name, values.get(o.name, o.default)) for o in spec.options)
-        here = origin if origin is not None else Origin(item.position)
-        self.entries.append(PassEntry(spec.name, options, stage, spec=spec, origin=here))
+        here = origin if origin is not None else Origin(item.position.line, item.position.column)
+        self.entries.append(PassEntry(cls(**values), stage, origin=here))
 
     @staticmethod
-    def positional_problem(spec: PassSpec, seen_keyword: bool) -> str:
+    def positional_problem(cls: type[Pass], seen_keyword: bool) -> str:
         if seen_keyword:
             return "a positional argument cannot follow key=value arguments"
-        positional = [option.name for option in spec.options if option.positional]
-        names = ", ".join(option.name for option in spec.options)
+        positional = [option.name for option in cls.option_specs() if option.positional]
+        names = ", ".join(option.name for option in cls.option_specs())
         if not positional:
             given = f"its options: {names}; write key=value" if names else "it has no options"
-            return f"pass '{spec.name}' takes no positional arguments ({given})"
+            return f"pass '{cls.name}' takes no positional arguments ({given})"
         count = len(positional)
         plural = "argument" if count == 1 else "arguments"
-        return f"pass '{spec.name}' takes {count} positional {plural} ({', '.join(positional)})"
+        return f"pass '{cls.name}' takes {count} positional {plural} ({', '.join(positional)})"
 
     def keyword_option(
-        self, spec: PassSpec, argument: Argument, origin: Origin | None
+        self, cls: type[Pass], argument: Argument, origin: Origin | None
     ) -> OptionSpec | None:
         key = argument.key or ""
-        option = spec.option(key)
+        option = next((o for o in cls.option_specs() if o.name == key), None)
         if option is None:
-            names = [o.name for o in spec.options]
+            names = [o.name for o in cls.option_specs()]
             known = f"options: {', '.join(names)}" if names else "it has no options"
-            message = f"pass '{spec.name}' has no option '{key}'{suggest(key, names)} ({known})"
+            message = f"pass '{cls.name}' has no option '{key}'{suggest(key, names)} ({known})"
             self.error(argument.key_position or argument.value.position, message, origin)
         return option
 
     def convert(
-        self, spec: PassSpec, option: OptionSpec, value: Value, origin: Origin | None
+        self, cls: type[Pass], option: OptionSpec, value: Value, origin: Origin | None
     ) -> Any:
-        prefix = f"option '{option.name}' of pass '{spec.name}'"
+        prefix = f"option '{option.name}' of pass '{cls.name}'"
         if value.literal is None:
             name = value.item.name if value.item is not None else "?"
             message = f"{prefix} takes {option.kind.describe()}, not a pass call '{name}(...)'"

@@ -1,16 +1,15 @@
 """Whole-pipeline checks, before anything runs.
 
-``check_pipeline`` finds every problem at once: passes not implemented yet, a pass scoped to a
-stage it does not support, conflicting passes (each pass declares what it conflicts with; a pass
-naming itself runs at most once per stage), and order rules (a ``must_be_last`` pass has nothing
-after it on its stages). Given a target device it also checks each pass can run there. Problems
+``check_pipeline`` finds every problem at once: a pass scoped to a stage it does not support,
+conflicting passes (each pass declares what it conflicts with; a pass naming itself runs at most
+once per stage), and order rules (a ``must_be_last`` pass has nothing after it on its stages). Given a target device it also checks each pass can run there. Problems
 point at the pass in the user's text, or at the alias it came from.
 """
 
 from __future__ import annotations
 
-from ctc.dsl.pipeline import PassEntry, Pipeline
 from ctc.errors import Diagnostic, SourceError
+from ctc.passes.pipeline import PassEntry, Pipeline
 
 
 def _overlap(first: PassEntry, second: PassEntry) -> list[str]:
@@ -24,23 +23,21 @@ def _on(stages: list[str], first: PassEntry, second: PassEntry) -> str:
 
 
 def _entry_problems(entry: PassEntry, device: str | None) -> list[str]:
-    spec = entry.spec
+    pass_ = entry.pass_
     problems = []
-    if not spec.implemented:
-        problems.append(f"pass '{entry.name}' is not implemented yet")
-    if entry.stage is not None and entry.stage not in spec.stages:
+    if entry.stage is not None and entry.stage not in pass_.stages:
         problems.append(
             f"pass '{entry.name}' does not work on stage {entry.stage} "
-            f"(it works on: {', '.join(spec.stages)})"
+            f"(it works on: {', '.join(pass_.stages)})"
         )
-    if device is not None and device not in spec.devices:
+    if device is not None and device not in pass_.devices:
         hint = (
             "; bind a cuda target (--device cuda, on a machine with a GPU) or leave it out"
-            if "cuda" in spec.devices
+            if "cuda" in pass_.devices
             else ""
         )
         problems.append(
-            f"pass '{entry.name}' needs a {' or '.join(spec.devices)} target, "
+            f"pass '{entry.name}' needs a {' or '.join(pass_.devices)} target, "
             f"but the pipeline is bound to {device}{hint}"
         )
     return problems
@@ -52,8 +49,8 @@ def _pair_problems(first: PassEntry, second: PassEntry) -> list[str]:
     if not stages:
         return []
     problems = []
-    column = first.origin.position.column
-    if first.spec.must_be_last:
+    column = first.origin.column
+    if first.pass_.must_be_last:
         problems.append(
             f"'{second}' comes after '{first}' (column {column}), "
             f"which must be the last pass{_on(stages, first, second)}"
@@ -61,7 +58,7 @@ def _pair_problems(first: PassEntry, second: PassEntry) -> list[str]:
     declarers = [
         entry.name
         for entry, other in ((first, second), (second, first))
-        if other.name in entry.spec.conflicts_with
+        if other.name in entry.pass_.conflicts_with
     ]
     if declarers:
         if first.name == second.name:
@@ -82,10 +79,9 @@ def pipeline_problems(pipeline: Pipeline, device: str | None = None) -> list[Dia
         problems = _entry_problems(entry, device)
         for earlier in pipeline.entries[:index]:
             problems += _pair_problems(earlier, entry)
-        position = entry.origin.position
+        origin = entry.origin
         diagnostics += [
-            Diagnostic(position.line, position.column, problem + entry.origin.note())
-            for problem in problems
+            Diagnostic(origin.line, origin.column, problem + origin.note()) for problem in problems
         ]
     unique = list(dict.fromkeys(diagnostics))
     return sorted(unique, key=lambda d: (d.line, d.column))

@@ -66,10 +66,8 @@ from ctc.frontend.groups import MeshLayout, RankGrid, grid_of_device_mesh, layou
 from ctc.frontend.lift import Lifter, lift_function
 from ctc.frontend.meta import seq_base
 from ctc.ir.attributes import DictAttr
-from ctc.ir.core import Func, Module
+from ctc.ir.core import STAGES, Func, Module
 from ctc.ir.verifier import verify
-
-STAGES = ("joint", "fwd", "bwd")
 
 __all__ = [
     "STAGES",

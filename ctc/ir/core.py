@@ -101,6 +101,10 @@ class Loc:
 
 UNKNOWN_LOC = Loc()
 
+# The stages of a training step. Each is a function of the module named after it: ``@joint`` (the
+# joint forward and backward graph), ``@fwd`` and ``@bwd`` (the graphs partitioned from it).
+STAGES = ("joint", "fwd", "bwd")
+
 
 @attrs.frozen
 class Block:

@@ -2,24 +2,27 @@
 
 A pass is a frozen attrs class: ``name`` (its pipeline name), typed option fields with
 defaults (the fields are the options, each declared with ``ctc.passes.options.option``), and
-``run(module) -> module``. Its docstring says what it guarantees. Class-level declarations let the
-pipeline validator check a whole pipeline before anything runs: the stages a pass supports, the
-passes it conflicts with, whether it must come last, and the devices it can target.
+``run(module) -> module``. Its docstring says what it guarantees; its first paragraph is the
+one-line summary ``ctc pipeline --list`` shows. Class-level declarations let the pipeline
+validator check a whole pipeline before anything runs: the stages a pass supports, the passes it
+conflicts with, whether it must come last, and the devices it can target.
 
-``str(pass)`` is its pipeline text (``bucket(block, prefetch=1)``), options at their default left
+``str(pass)`` is its pipeline text (``bucket(block, prefetch=2)``), options at their default left
 out; ``pass.pipeline_text(explicit=True)`` shows every option.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
-from ctc.ir.core import Module
+from ctc.ir.core import STAGES, Module
+from ctc.passes.options import OptionSpec, format_invocation, options_of
 
-STAGES = ("joint", "fwd", "bwd")
 DEVICES = ("cpu", "cuda")
+
+__all__ = ["DEVICES", "STAGES", "Pass"]
 
 
 @attrs.frozen
@@ -36,21 +39,26 @@ class Pass:
     must_be_last: ClassVar[bool] = False
     # Target devices the pass supports.
     devices: ClassVar[tuple[str, ...]] = DEVICES
-    # False for a registered pass whose implementation has not landed: refused at validation.
-    implemented: ClassVar[bool] = True
-    # Whether running it needs torch (the pass manager imports it lazily only then).
-    needs_torch: ClassVar[bool] = False
 
     def run(self, module: Module) -> Module:
-        raise NotImplementedError(f"pass {self.name} has no implementation")
+        raise NotImplementedError(f"pass {self.name} has no run()")
+
+    @classmethod
+    def option_specs(cls) -> tuple[OptionSpec, ...]:
+        """The options: the class's fields, in declaration order (positional ones first)."""
+        return options_of(cls)
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first paragraph of the docstring, on one line."""
+        return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+
+    def option_values(self) -> dict[str, Any]:
+        return {spec.name: getattr(self, spec.name) for spec in self.option_specs()}
 
     def pipeline_text(self, explicit: bool = False) -> str:
         """The pass as pipeline text; ``explicit`` shows options at their default too."""
-        from ctc.passes.options import format_invocation, options_of
-
-        specs = options_of(type(self))
-        values = {spec.name: getattr(self, spec.name) for spec in specs}
-        return format_invocation(self.name, specs, values, explicit)
+        return format_invocation(self.name, self.option_specs(), self.option_values(), explicit)
 
     def __str__(self) -> str:
         return self.pipeline_text()

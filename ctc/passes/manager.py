@@ -22,13 +22,11 @@ from typing import NoReturn, TextIO
 
 import attrs
 
-from ctc.dsl.pipeline import PassEntry, Pipeline
 from ctc.errors import CtcError
-from ctc.ir.core import Module
+from ctc.ir.core import STAGES, Module
 from ctc.ir.printer import print_module
 from ctc.ir.verifier import verify
-from ctc.passes.base import STAGES, Pass
-from ctc.passes.registry import Registry
+from ctc.passes.pipeline import PassEntry, Pipeline
 
 DUMP_HEADER = "// -----// IR Dump After {pass_text} //----- //"
 
@@ -71,7 +69,7 @@ class PassFailure(CtcError):
 
 def _view(module: Module, entry: PassEntry) -> tuple[Module | None, str | None]:
     """The part of ``module`` an entry works on, or None and the reason to skip it."""
-    if entry.stage is None and set(entry.spec.stages) == set(STAGES):
+    if entry.stage is None and set(entry.pass_.stages) == set(STAGES):
         return module, None
     stages = entry.stages
     selected = tuple(func for func in module.functions if func.name in stages)
@@ -101,15 +99,13 @@ def _merge(module: Module, view: Module, result: Module) -> Module:
 
 
 class PassManager:
-    """Runs ``pipeline``: every pass is instantiated up front, so an unimplemented pass or a bad
-    ``print_ir_after`` name stops things before any pass runs."""
+    """Runs ``pipeline``; a bad ``print_ir_after`` name stops things before any pass runs."""
 
     def __init__(
         self,
         pipeline: Pipeline,
         options: RunOptions | None = None,
         dump: TextIO | None = None,
-        registry: Registry | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.options = options or RunOptions()
@@ -119,18 +115,15 @@ class PassManager:
             if name not in texts:
                 known = ", ".join(dict.fromkeys(e.name for e in pipeline.entries)) or "none"
                 raise CtcError(f"--print-ir-after={name} names no pass of the pipeline ({known})")
-        self.passes: list[tuple[PassEntry, Pass]] = [
-            (entry, entry.instantiate(registry)) for entry in pipeline.entries
-        ]
         self.records: list[PassRecord] = []
         self.verify_seconds = 0.0
 
     def run(self, module: Module) -> Module:
-        for index, (entry, pass_) in enumerate(self.passes):
-            module = self._run_one(index, entry, pass_, module)
+        for index, entry in enumerate(self.pipeline.entries):
+            module = self._run_one(index, entry, module)
         return module
 
-    def _run_one(self, index: int, entry: PassEntry, pass_: Pass, module: Module) -> Module:
+    def _run_one(self, index: int, entry: PassEntry, module: Module) -> Module:
         view, skip_reason = _view(module, entry)
         if view is None:
             self.records.append(PassRecord(str(entry), 0.0, False, skip_reason))
@@ -138,7 +131,7 @@ class PassManager:
             return module
         start = time.perf_counter()
         try:
-            returned = pass_.run(view)
+            returned = entry.pass_.run(view)
         except CtcError as error:
             raise CtcError(f"pass '{entry}': {error}") from None
         except Exception as error:
@@ -178,7 +171,7 @@ class PassManager:
     def _fail(
         self, index: int, entry: PassEntry, before: Module, what: str, details: str
     ) -> NoReturn:
-        where = f"pass '{entry}' ({index + 1} of {len(self.passes)})"
+        where = f"pass '{entry}' ({index + 1} of {len(self.pipeline.entries)})"
         message = f"{where} {what}"
         if self.options.reproducer_dir is None:
             raise PassFailure(message)

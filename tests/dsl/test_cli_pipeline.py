@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ctc.cli.main import build_parser, main
-from tests.stub_passes import STUB_REGISTRY
+from tests.example_passes import TEST_REGISTRY
 
 
 @pytest.fixture(autouse=True)
-def stub_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ctc.passes.registry.REGISTRY", STUB_REGISTRY)
+def use_test_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ctc.passes.registry.REGISTRY", TEST_REGISTRY)
 
 
 def ctc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -52,8 +52,6 @@ def test_list_shows_passes_options_and_aliases(capsys: pytest.CaptureFixture[str
     assert code == 0
     assert "  dce - Removes ops whose results nothing reads and that have no effects." in out
     assert "      kind: one of block|inductor (required)" in out
-    assert "  unfinished - Registered with ``implemented = False``." in out
-    assert "not implemented yet" in out
     assert "      stages: fwd, bwd; must be last; devices: cuda" in out
     assert "  transformer_block_bucketing  bucket(block, prefetch=1)" in out
 

@@ -1,8 +1,8 @@
 """A corpus of malformed pipeline strings, each with the column and message the user gets.
 
-Checked against the stub registry (every declared pass present, see tests/stub_passes.py), so
-the corpus does not change as other passes land. A message ending in "..." is a prefix (the rest
-lists the registered passes). Every case must raise ``SourceError``, never anything else.
+Checked against the test registry (the real passes plus ``example`` and friends, see
+tests/example_passes.py). A message ending in "..." is a prefix (the rest lists the registered
+passes). Every case must raise ``SourceError``, never anything else.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from ctc.dsl import parse_pipeline
 from ctc.errors import SourceError
-from tests.stub_passes import STUB_REGISTRY
+from tests.example_passes import TEST_REGISTRY
 
 # (pipeline, device or None, column of the first error, its message)
 MALFORMED = [
@@ -323,8 +323,6 @@ MALFORMED = [
         21,
         "'bucket(block)' conflicts with 'joint(bucket(auto))' (column 7) on stage joint: pass 'bucket' may run only once per stage",
     ),
-    ("unfinished", None, 1, "pass 'unfinished' is not implemented yet"),
-    ("missing", None, 1, "pass 'missing' is not implemented yet"),
     (
         "transformer_block_bucketing,regional_inductor,cudagraph,dce",
         None,
@@ -409,7 +407,7 @@ def test_the_corpus_is_large_enough() -> None:
 @pytest.mark.parametrize(("text", "device", "column", "message"), MALFORMED)
 def test_malformed_pipeline(text: str, device: str | None, column: int, message: str) -> None:
     with pytest.raises(SourceError) as caught:
-        parse_pipeline(text, registry=STUB_REGISTRY, device=device)
+        parse_pipeline(text, registry=TEST_REGISTRY, device=device)
     first = caught.value.diagnostics[0]
     assert first.line == 1
     assert first.column == column

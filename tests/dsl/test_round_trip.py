@@ -24,10 +24,9 @@ from ctc.passes.options import (
     SizeOption,
     StrOption,
 )
-from ctc.passes.registry import PASSES
-from tests.stub_passes import STUB_REGISTRY
+from tests.example_passes import TEST_REGISTRY
 
-NAMES = [name for name in PASSES if STUB_REGISTRY.spec(name).implemented]
+NAMES = TEST_REGISTRY.names()
 
 
 def values(kind: OptionKind) -> st.SearchStrategy[Any]:
@@ -63,10 +62,10 @@ def values(kind: OptionKind) -> st.SearchStrategy[Any]:
 
 @st.composite
 def entries(draw: st.DrawFn) -> PassEntry:
-    spec = STUB_REGISTRY.spec(draw(st.sampled_from(NAMES)))
-    options = tuple((o.name, draw(values(o.kind))) for o in spec.options)
-    stage = draw(st.none() | st.sampled_from(spec.stages))
-    return PassEntry(spec.name, options, stage, spec=spec)
+    cls = TEST_REGISTRY.pass_class(draw(st.sampled_from(NAMES)))
+    options = {o.name: draw(values(o.kind)) for o in cls.option_specs()}
+    stage = draw(st.none() | st.sampled_from(cls.stages))
+    return PassEntry(cls(**options), stage)
 
 
 pipelines = st.lists(entries(), max_size=6).map(lambda e: Pipeline(tuple(e)))
@@ -76,7 +75,7 @@ pipelines = st.lists(entries(), max_size=6).map(lambda e: Pipeline(tuple(e)))
 @given(pipelines, st.booleans())
 def test_print_then_parse_gives_the_same_pipeline(pipeline: Pipeline, explicit: bool) -> None:
     text = pipeline.format(explicit=explicit)
-    parsed = parse_pipeline(text, check=False, registry=STUB_REGISTRY)
+    parsed = parse_pipeline(text, check=False, registry=TEST_REGISTRY)
     assert parsed == pipeline
     assert parsed.format(explicit=explicit) == text
 
@@ -97,7 +96,7 @@ def messy_texts(draw: st.DrawFn, pipeline: Pipeline) -> str:
     for entry in pipeline.entries:
         arguments = []
         keyword_used = False
-        for spec in entry.spec.options:
+        for spec in entry.pass_.option_specs():
             value = entry.option(spec.name)
             if not spec.required and value == spec.default and draw(st.booleans()):
                 keyword_used = True  # a later positional option would land in this one's place
@@ -120,7 +119,7 @@ def messy_texts(draw: st.DrawFn, pipeline: Pipeline) -> str:
 def test_every_spelling_parses_to_the_same_pipeline(data: st.DataObject) -> None:
     pipeline = data.draw(pipelines)
     text = data.draw(messy_texts(pipeline))
-    assert parse_pipeline(text, check=False, registry=STUB_REGISTRY) == pipeline
+    assert parse_pipeline(text, check=False, registry=TEST_REGISTRY) == pipeline
 
 
 @settings(max_examples=200, deadline=None)

@@ -7,11 +7,11 @@ import pytest
 from ctc.dsl import parse_pipeline
 from ctc.dsl.syntax import parse_syntax
 from ctc.passes.options import Size, Word
-from tests.stub_passes import STUB_REGISTRY
+from tests.example_passes import TEST_REGISTRY
 
 
 def canonical(text: str, explicit: bool = False) -> str:
-    return parse_pipeline(text, check=False, registry=STUB_REGISTRY).format(explicit=explicit)
+    return parse_pipeline(text, check=False, registry=TEST_REGISTRY).format(explicit=explicit)
 
 
 @pytest.mark.parametrize(
@@ -62,8 +62,8 @@ def test_explicit_shows_every_option() -> None:
     assert canonical("statistics", explicit=True) == "statistics(json=false, file=none)"
     assert canonical("dce", explicit=True) == "dce"
     explicit = canonical("fwd(example(auto, cap=1GB))", explicit=True)
-    assert parse_pipeline(explicit, check=False, registry=STUB_REGISTRY) == parse_pipeline(
-        "fwd(example(auto, cap=1GB))", check=False, registry=STUB_REGISTRY
+    assert parse_pipeline(explicit, check=False, registry=TEST_REGISTRY) == parse_pipeline(
+        "fwd(example(auto, cap=1GB))", check=False, registry=TEST_REGISTRY
     )
 
 

@@ -64,9 +64,9 @@ def test_flags(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_pass_without_its_stage_is_skipped_with_a_note(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.stub_passes import STUB_REGISTRY
+    from tests.example_passes import TEST_REGISTRY
 
-    monkeypatch.setattr("ctc.passes.registry.REGISTRY", STUB_REGISTRY)
+    monkeypatch.setattr("ctc.passes.registry.REGISTRY", TEST_REGISTRY)
     code, _, err = ctc(capsys, "opt", str(EXAMPLE), "--passes", "inductor(regions)")
     assert code == 0
     assert err == (
@@ -88,9 +88,9 @@ def test_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
 def test_unverified_breakage_is_caught_at_the_end(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.stub_passes import STUB_REGISTRY
+    from tests.example_passes import TEST_REGISTRY
 
-    monkeypatch.setattr("ctc.passes.registry.REGISTRY", STUB_REGISTRY)
+    monkeypatch.setattr("ctc.passes.registry.REGISTRY", TEST_REGISTRY)
     code, out, err = ctc(capsys, "opt", str(EXAMPLE), "--passes", "break")
     assert code == 1 and out == ""
     assert err.startswith(

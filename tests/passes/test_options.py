@@ -26,7 +26,7 @@ from ctc.passes.options import (
 )
 from ctc.passes.outline import OutlinePass
 from ctc.passes.statistics import StatisticsPass
-from tests.stub_passes import ExamplePass
+from tests.example_passes import ExamplePass
 
 
 def test_str_of_a_pass_is_its_pipeline_text() -> None:

@@ -1,2 +1,6 @@
-"""The scheduling passes: ``bucket`` (block or auto) and ``reorder``. Registered by name in
-``ctc.passes.registry`` and imported lazily from there."""
+"""The scheduling passes, registered by name in ``ctc.passes.registry``:
+
+- ``bucket``: FSDP collectives bucketed per block or by the cost model, and prefetched;
+- ``reorder``: collectives issued early and waited late within a memory budget;
+- ``options``: the options they share (``memory_budget``), declared once.
+"""

@@ -11,10 +11,8 @@ from ctc.ir.core import Func, Module
 from ctc.ir.verifier import check
 from ctc.passes.base import Pass
 from ctc.passes.options import (
-    AnyOf,
     BoolOption,
     ChoiceOption,
-    FloatOption,
     IntOption,
     OptionalOption,
     Size,
@@ -27,6 +25,7 @@ from ctc.schedule.cost import CostModel, load_profile
 from ctc.schedule.graph import flatten
 from ctc.schedule.memory import memory_profile, resolve_budget
 from ctc.schedule.overlap import fill_stalls
+from ctc.schedule.passes.options import memory_budget_option
 from ctc.schedule.placement import block_placement, fit_budget
 from ctc.schedule.plan import (
     apply_buckets,
@@ -37,7 +36,6 @@ from ctc.schedule.plan import (
 )
 from ctc.schedule.units import analyze, decompose
 
-MEMORY_BUDGET_KIND = OptionalOption(AnyOf((SizeOption(minimum=1), FloatOption(minimum=1.0))))
 DEFAULT_CAP = Size(500 * 10**6, "MB")
 # bucket(auto)'s default memory budget: the input's peak (a ratio).
 AUTO_BUDGET = 1.0
@@ -88,12 +86,7 @@ class BucketPass(Pass):
         default=DEFAULT_CAP,
         doc="largest bucket (gathered or full-gradient bytes); none: no cap",
     )
-    memory_budget: Size | float | None = option(  # noqa: RUF009
-        MEMORY_BUDGET_KIND,
-        default=None,
-        doc="peak memory allowed: a size, or a ratio >= 1 over the input's peak; none: "
-        "no limit (block), 1.0 (auto)",
-    )
+    memory_budget: Size | float | None = memory_budget_option("no limit (block), 1.0 (auto)")
     split_streams: bool = option(
         BoolOption(), default=True, doc="all-gathers on a communicator of their own"
     )

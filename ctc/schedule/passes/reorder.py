@@ -9,10 +9,10 @@ import attrs
 from ctc.ir.core import Func, Module
 from ctc.ir.verifier import check
 from ctc.passes.base import Pass
-from ctc.passes.options import Size, option
+from ctc.passes.options import Size
 from ctc.schedule.graph import flatten
 from ctc.schedule.memory import memory_profile, resolve_budget
-from ctc.schedule.passes.bucket import MEMORY_BUDGET_KIND
+from ctc.schedule.passes.options import memory_budget_option
 from ctc.schedule.placement import eager_placement, fit_budget
 from ctc.schedule.plan import build_function
 from ctc.schedule.units import analyze, decompose
@@ -37,12 +37,7 @@ class ReorderPass(Pass):
 
     name: ClassVar[str] = "reorder"
 
-    # Size is a frozen attrs class; ruff cannot tell that the option() default is immutable.
-    memory_budget: Size | float | None = option(  # noqa: RUF009
-        MEMORY_BUDGET_KIND,
-        default=None,
-        doc="peak memory allowed: a size, or a ratio >= 1 over the input's peak; none: 1.05",
-    )
+    memory_budget: Size | float | None = memory_budget_option(str(DEFAULT_BUDGET))
 
     def run(self, module: Module) -> Module:
         functions = tuple(self.reorder_function(func) for func in module.functions)

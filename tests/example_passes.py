@@ -1,13 +1,13 @@
-"""Stand-ins for the passes other engineers are writing, built from their declared specs.
+"""Passes that exist for tests, and ``TEST_REGISTRY``: the real table plus them.
 
-``STUB_REGISTRY`` is the real table with every declared pass replaced by an identity pass with
-exactly the declared options and declarations, so pipeline checks and the pass manager can be
-tested as if those passes had landed. ``CrashPass`` and ``BreakPass`` fail on purpose.
+``CrashPass`` and ``BreakPass`` fail on purpose; ``SeenPass`` records what it is given;
+``ExamplePass`` has one option of every kind, so tests of the pipeline language do not change
+when real passes change their options; ``LeftPass`` and ``RightPass`` test declared conflicts.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
@@ -26,36 +26,7 @@ from ctc.passes.options import (
     StrOption,
     option,
 )
-from ctc.passes.registry import DECLARED, PASSES, PassSpec, Registry
-
-
-@attrs.frozen
-class StubPass(Pass):
-    """Returns the module unchanged."""
-
-    def run(self, module: Module) -> Module:
-        return module
-
-
-def _stub(spec: PassSpec) -> type[Pass]:
-    fields: dict[str, Any] = {
-        o.name: option(o.kind, doc=o.doc, default=o.default, positional=o.positional)
-        for o in spec.options
-    }
-    cls: Any = attrs.make_class(f"{spec.name.title()}Stub", fields, bases=(StubPass,), frozen=True)
-    cls.__doc__ = spec.doc
-    cls.__module__ = __name__
-    cls.name = spec.name
-    cls.stages = spec.stages
-    cls.conflicts_with = spec.conflicts_with
-    cls.must_be_last = spec.must_be_last
-    cls.devices = spec.devices
-    cls.needs_torch = False  # the stand-in itself needs nothing
-    return cls  # type: ignore[no-any-return]
-
-
-STUBS = {name: _stub(spec) for name, spec in DECLARED.items()}
-globals().update({cls.__name__: cls for cls in STUBS.values()})
+from ctc.passes.registry import PASSES, Registry
 
 
 @attrs.frozen
@@ -97,15 +68,15 @@ class SeenPass(Pass):
 
 
 @attrs.frozen
-class UnfinishedPass(Pass):
-    """Registered with ``implemented = False``."""
+class IdentityPass(Pass):
+    """Returns the module unchanged."""
 
-    name: ClassVar[str] = "unfinished"
-    implemented: ClassVar[bool] = False
+    def run(self, module: Module) -> Module:
+        return module
 
 
 @attrs.frozen
-class ExamplePass(StubPass):
+class ExamplePass(IdentityPass):
     """One option of every kind, for tests of the language that must not change when real
     passes change their options. It may run once per stage."""
 
@@ -128,7 +99,7 @@ class ExamplePass(StubPass):
 
 
 @attrs.frozen
-class LeftPass(StubPass):
+class LeftPass(IdentityPass):
     """Declares a conflict with ``right``; ``right`` declares nothing."""
 
     name: ClassVar[str] = "left"
@@ -136,24 +107,19 @@ class LeftPass(StubPass):
 
 
 @attrs.frozen
-class RightPass(StubPass):
+class RightPass(IdentityPass):
     name: ClassVar[str] = "right"
     stages: ClassVar[tuple[str, ...]] = ("fwd", "bwd")
 
 
-TEST_PASSES = {
-    **PASSES,
-    **{name: f"{__name__}:{cls.__name__}" for name, cls in STUBS.items()},
-    "crash": f"{__name__}:CrashPass",
-    "break": f"{__name__}:BreakPass",
-    "unfinished": f"{__name__}:UnfinishedPass",
-    "seen": f"{__name__}:SeenPass",
-    "missing": "tests.no_such_module:MissingPass",
-    "example": f"{__name__}:ExamplePass",
-    "left": f"{__name__}:LeftPass",
-    "right": f"{__name__}:RightPass",
-}
-STUB_DECLARED = {
-    "missing": PassSpec(name="missing", doc="Declared, with no module behind it."),
-}
-STUB_REGISTRY = Registry(TEST_PASSES, STUB_DECLARED)
+TEST_REGISTRY = Registry(
+    {
+        **PASSES,
+        "crash": f"{__name__}:CrashPass",
+        "break": f"{__name__}:BreakPass",
+        "seen": f"{__name__}:SeenPass",
+        "example": f"{__name__}:ExamplePass",
+        "left": f"{__name__}:LeftPass",
+        "right": f"{__name__}:RightPass",
+    }
+)

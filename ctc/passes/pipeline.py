@@ -1,8 +1,9 @@
-"""The pipeline objects: an ordered list of configured passes, each maybe scoped to a stage.
+"""A pipeline: configured passes in order, each maybe scoped to a stage.
 
-A ``Pipeline`` is data, not code: each ``PassEntry`` holds a pass name, every option's value
-(defaults filled in), and its stage. Equality ignores where an entry came from, so
-``parse_pipeline(str(p)) == p``. ``ctc.passes.registry`` turns an entry into a runnable pass.
+A ``Pipeline`` is data: each ``PassEntry`` is a pass instance (its fields hold every option's
+value, defaults filled in) and the stage it runs on. ``ctc.dsl`` builds pipelines from text and
+``ctc.passes.manager`` runs them. Equality ignores where an entry was written, so
+``parse_pipeline(str(p)) == p``.
 """
 
 from __future__ import annotations
@@ -11,59 +12,53 @@ from typing import Any
 
 import attrs
 
-from ctc.dsl.syntax import Position
 from ctc.passes.base import Pass
-from ctc.passes.options import format_invocation
-from ctc.passes.registry import PassSpec, Registry, default_registry
 
 
 @attrs.frozen
 class Origin:
-    """Where an entry was written: its position, and the alias it came from, if any."""
+    """Where an entry was written (line and column from 1), and the alias it came from."""
 
-    position: Position
+    line: int = 1
+    column: int = 1
     alias: str | None = None
+    expansion: str = ""
 
     def note(self) -> str:
         """A suffix for messages about an entry that came from an alias."""
         if self.alias is None:
             return ""
-        from ctc.dsl.aliases import ALIASES
-
-        return f" (in the expansion of alias '{self.alias}': {ALIASES.get(self.alias, '?')})"
+        return f" (in the expansion of alias '{self.alias}': {self.expansion})"
 
 
 @attrs.frozen
 class PassEntry:
-    """One pass of a pipeline: name, options (all of them, in declaration order) and stage
-    (None: every stage the pass supports)."""
+    """One pass of a pipeline and its stage (None: every stage the pass supports)."""
 
-    name: str
-    options: tuple[tuple[str, Any], ...]
+    pass_: Pass
     stage: str | None = None
-    spec: PassSpec = attrs.field(eq=False, repr=False, kw_only=True)
-    origin: Origin = attrs.field(eq=False, repr=False, default=Origin(Position(1, 1)), kw_only=True)
+    origin: Origin = attrs.field(eq=False, repr=False, factory=Origin, kw_only=True)
+
+    @property
+    def name(self) -> str:
+        return self.pass_.name
 
     def option(self, name: str) -> Any:
-        return dict(self.options)[name]
+        return getattr(self.pass_, name)
 
     @property
     def stages(self) -> tuple[str, ...]:
         """The stages this entry runs on: its scope, or all its pass supports."""
-        return (self.stage,) if self.stage is not None else self.spec.stages
+        return (self.stage,) if self.stage is not None else self.pass_.stages
 
     def pass_text(self, explicit: bool = False) -> str:
-        """The pass alone, without its stage: ``bucket(block, prefetch=1)``."""
-        return format_invocation(self.name, self.spec.options, dict(self.options), explicit)
+        """The pass alone, without its stage: ``bucket(block, prefetch=2)``."""
+        return self.pass_.pipeline_text(explicit)
 
     def format(self, explicit: bool = False) -> str:
         """The entry as a one-pass pipeline: ``fwd(dce)`` when scoped."""
         text = self.pass_text(explicit)
         return f"{self.stage}({text})" if self.stage is not None else text
-
-    def instantiate(self, registry: Registry | None = None) -> Pass:
-        """The runnable pass; raises ``CtcError`` if it is not implemented yet."""
-        return (registry or default_registry()).create(self.name, dict(self.options))
 
     def __str__(self) -> str:
         return self.format()
