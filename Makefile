@@ -21,6 +21,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ctc tests
 	$(VENV)/bin/ruff format --check ctc tests
+	$(VENV)/bin/pylint --score=n ctc tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -57,17 +57,8 @@ def trimmed_layers(layers: int | None) -> Iterator[None]:
 
 
 def report_json(report: Any) -> dict[str, Any]:
-    keys = (
-        "step_ms",
-        "compute_ms",
-        "comm_ms",
-        "exposed_comm_ms",
-        "peak_memory_bytes",
-        "collectives",
-        "lower_bound_ms",
-        "critical_path_ms",
-    )
-    return {key: getattr(report, key) for key in keys}
+    """The simulator's report without the function name and per-stream times."""
+    return {k: v for k, v in report.to_json().items() if k not in ("function", "streams")}
 
 
 def exposed_by_group(func: Any, cost_model: Any) -> dict[str, float]:
