@@ -1,10 +1,23 @@
 """Scheduling, torch-free: dependency graphs, bucketing, comm/compute overlap under a memory
 budget, a cost model and a timeline simulator. networkx stays inside this package.
 
-- ``graph``: flat op lists (regions flattened and re-derived) and their dependency graph;
-- ``cost``: device profiles and the roofline / NCCL-ring cost model;
-- ``memory``: peak memory by liveness;
-- ``simulate``: the discrete-event simulator and its Chrome trace;
-- ``units``, ``placement``, ``bucketing``, ``plan``, ``auto``: the decisions of the passes;
-- ``passes``: ``bucket`` and ``reorder``.
+Schedulers return plain decisions (bucket groups, issue and wait slots); the passes apply them.
+The modules, from the bottom up, and what each depends on besides ``ctc.ir``:
+
+- ``opinfo``: facts about ops by target name (views, data movement, allocations, bytes);
+- ``graph``: flat op lists (regions flattened and re-derived) and their dependency graph
+  (``opinfo``, networkx);
+- ``cost``: device profiles and the roofline / NCCL-ring cost model (``opinfo``);
+- ``memory``: peak memory by liveness, and memory budgets (``opinfo``);
+- ``simulate``: the discrete-event simulator and its Chrome trace (``cost``, ``graph``,
+  ``memory``);
+- ``units``: a function as a compute skeleton plus communication units, and back (``graph``);
+- ``bucketing``: FSDP roles of units, and buckets with their copy-in/out ops (``units``);
+- ``placement``: where each unit is issued and waited, within a budget (``bucketing``,
+  ``memory``, ``units``);
+- ``plan``: decisions applied: bucket groups merged, placements emitted as functions
+  (``bucketing``, ``placement``, ``units``);
+- ``auto``: ``bucket(auto)``'s buckets and slots from the cost model (``plan``, ``simulate``);
+- ``overlap``: independent compute moved under stalling collectives (``cost``, ``memory``);
+- ``passes``: the ``bucket`` and ``reorder`` passes (all of the above, ``ctc.passes``).
 """
