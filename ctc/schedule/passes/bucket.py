@@ -26,6 +26,7 @@ from ctc.schedule.graph import flatten
 from ctc.schedule.memory import memory_profile, resolve_budget
 from ctc.schedule.overlap import fill_stalls
 from ctc.schedule.passes.options import memory_budget_option
+from ctc.schedule.phases import keep_forward_first
 from ctc.schedule.placement import block_placement, fit_budget
 from ctc.schedule.plan import (
     apply_buckets,
@@ -57,7 +58,8 @@ class BucketPass(Pass):
     not depend on a stalling collective (tensor-parallel ones, on the critical path) moves under
     it (``ctc.schedule.overlap``) when that shortens the step without raising peak memory.
 
-    Guarantees: the result verifies; every rank makes the same decisions (they depend only on
+    Guarantees: the result verifies; a joint stays partitionable (no tangent-dependent op before
+    a forward op: ``ctc.schedule.phases``); every rank makes the same decisions (they depend only on
     the IR: shapes, attributes, module paths, positions; ties by original order); compute ops
     keep their relative order (in auto mode, except those moved under a stalling collective);
     bucket copy-in/out ops are real aten ops with the members' exact values
@@ -96,7 +98,9 @@ class BucketPass(Pass):
 
     def run(self, module: Module) -> Module:
         cost_model = CostModel(load_profile(self.device), module.mesh)
-        functions = tuple(self.bucket_function(func, cost_model) for func in module.functions)
+        functions = tuple(
+            keep_forward_first(self.bucket_function(func, cost_model)) for func in module.functions
+        )
         return check(attrs.evolve(module, functions=functions))
 
     def bucket_function(self, func: Func, cost_model: CostModel) -> Func:

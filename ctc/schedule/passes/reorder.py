@@ -13,6 +13,7 @@ from ctc.passes.options import Size
 from ctc.schedule.graph import flatten
 from ctc.schedule.memory import memory_profile, resolve_budget
 from ctc.schedule.passes.options import memory_budget_option
+from ctc.schedule.phases import keep_forward_first
 from ctc.schedule.placement import eager_placement, fit_budget
 from ctc.schedule.plan import build_function
 from ctc.schedule.units import analyze, decompose
@@ -30,7 +31,7 @@ class ReorderPass(Pass):
     >= 1 over the input's peak; default 1.05), the collective with the largest buffer live at the
     peak goes back where the input had it.
 
-    Guarantees: the result verifies; compute ops keep their relative order, so regions stay
+    Guarantees: the result verifies; a joint stays partitionable (``ctc.schedule.phases``); compute ops keep their relative order, so regions stay
     whole; each stream's collectives keep their issue order (the same on every rank); peak memory
     stays within the budget, or the input is returned unchanged when even it exceeds the budget.
     """
@@ -40,7 +41,9 @@ class ReorderPass(Pass):
     memory_budget: Size | float | None = memory_budget_option(str(DEFAULT_BUDGET))
 
     def run(self, module: Module) -> Module:
-        functions = tuple(self.reorder_function(func) for func in module.functions)
+        functions = tuple(
+            keep_forward_first(self.reorder_function(func)) for func in module.functions
+        )
         return check(attrs.evolve(module, functions=functions))
 
     def reorder_function(self, func: Func) -> Func:
