@@ -19,5 +19,7 @@ The modules, from the bottom up, and what each depends on besides ``ctc.ir``:
   (``bucketing``, ``placement``, ``units``);
 - ``auto``: ``bucket(auto)``'s buckets and slots from the cost model (``plan``, ``simulate``);
 - ``overlap``: independent compute moved under stalling collectives (``cost``, ``memory``);
+- ``phases``: a scheduled joint kept partitionable: forward ops before tangent readers
+  (``graph``);
 - ``passes``: the ``bucket`` and ``reorder`` passes (all of the above, ``ctc.passes``).
 """
