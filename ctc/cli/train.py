@@ -15,6 +15,7 @@ import json
 import sys
 
 from ctc.errors import CtcError
+from ctc.launch import DEFAULT_RANK_TIMEOUT_S, run_on_ranks
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="SGD learning rate")
     parser.add_argument("--no-check", action="store_true", help="skip the eager comparison")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--rank-timeout",
+        type=float,
+        default=DEFAULT_RANK_TIMEOUT_S,
+        metavar="SECONDS",
+        help="stop every rank when one writes nothing and returns nothing for this long "
+        f"(default: {DEFAULT_RANK_TIMEOUT_S:.0f})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from ctc.testing.gloo import run_on_ranks
     from ctc.train import TrainConfig, check_config, train_rank
 
     config = TrainConfig(
@@ -51,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         f"pipeline: {config.passes or '(none)'}",
         file=sys.stderr,
     )
-    results = run_on_ranks(train_rank, world_size, config)
+    results = run_on_ranks(train_rank, world_size, config, rank_timeout_s=args.rank_timeout)
     report = results[0]
     mismatched = [
         (rank, s["step"])

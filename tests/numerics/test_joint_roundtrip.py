@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ctc.testing.gloo import run_on_ranks
+from ctc.launch import run_on_ranks
 from tests.numerics.steps import tiny_step
 
 

@@ -50,7 +50,7 @@ def _run(rank: int, world_size: int, modules: list[Module]) -> list[list[Any]]:
 @pytest.mark.slow
 def test_bucketed_programs_compute_the_same_on_two_gloo_ranks() -> None:
     pytest.importorskip("torch")
-    from ctc.testing.gloo import run_on_ranks
+    from ctc.launch import run_on_ranks
 
     module = parse_file(EXAMPLE)
     variants = [
