@@ -109,8 +109,9 @@ def run_regime(regime: Regime, save_ir: Path | None = None) -> dict[str, Any]:
     from ctc.frontend import export_joint, lift_captured
     from ctc.frontend.meta import seq_base
     from ctc.models.torchtitan import build_step
-    from ctc.schedule.cost import CostModel, load_profile
+    from ctc.schedule.cost import CostModel
     from ctc.schedule.passes.bucket import BucketPass
+    from ctc.schedule.profile import load_profile
     from ctc.schedule.simulate import simulate_function
 
     result: dict[str, Any] = {"regime": attrs.asdict(regime), "contenders": {}}

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import attrs
 
-from ctc.cli.io import read_text, write_text
 from ctc.errors import CtcError
+from ctc.files import check_output, read_text, write_output
 from ctc.ir import parse_module
-from ctc.schedule.cost import PROFILES, CostModel, load_profile
+from ctc.schedule.cost import CostModel
+from ctc.schedule.profile import PROFILES, load_profile
 from ctc.schedule.simulate import SimulationReport, simulate_module, trace_json
 
 
@@ -46,22 +48,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    text, name = read_text(args.file)
-    module = parse_module(text, name)
     profile = load_profile(args.device)
     if args.gpus_per_node is not None:
         if args.gpus_per_node < 1:
             raise CtcError(f"--gpus-per-node must be at least 1, got {args.gpus_per_node}")
         profile = attrs.evolve(profile, gpus_per_node=args.gpus_per_node)
+    check_output(args.trace)
+    text, name = read_text(args.file, "an IR file")
+    module = parse_module(text, name)
     if not module.functions:
         raise CtcError(f"{name} has no functions to simulate")
     reports = simulate_module(module, CostModel(profile, module.mesh))
     if args.trace:
-        write_text(args.trace, trace_json(reports))
+        write_output(args.trace, trace_json(reports))
+        print(
+            f"ctc simulate: wrote the trace to {args.trace} (open it in ui.perfetto.dev)",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(_json(name, profile.name, reports), sort_keys=True))
     else:
-        _print_report(name, profile.name, reports, args.trace)
+        _print_report(name, profile.name, reports)
     return 0
 
 
@@ -79,9 +86,7 @@ def _json(name: str, device: str, reports: list[SimulationReport]) -> dict[str, 
     return {"file": name, "device": device, **total, "functions": [r.to_json() for r in reports]}
 
 
-def _print_report(
-    name: str, device: str, reports: list[SimulationReport], trace: str | None
-) -> None:
+def _print_report(name: str, device: str, reports: list[SimulationReport]) -> None:
     print(f"{name} on {device}:")
     for report in reports:
         print(f"  @{report.function}")
@@ -99,8 +104,6 @@ def _print_report(
         print(f"    peak memory   {_bytes(report.peak_memory_bytes):>10}")
         for stream, busy in report.stream_busy_ms:
             print(f"    stream {stream}: {busy:.3f} ms busy")
-    if trace:
-        print(f"  trace: {trace} (open in ui.perfetto.dev)")
 
 
 def _bytes(count: int) -> str:

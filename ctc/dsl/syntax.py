@@ -175,9 +175,28 @@ def parse_syntax(text: str, filename: str = "<pipeline>") -> tuple[Item, ...]:
         raise
     except lark.exceptions.UnexpectedInput as error:
         line, column = _error_position(text, error)
-        raise SourceError.at(
-            filename, text, line, column, describe_syntax_error(error, _FRIENDLY, "pipeline")
-        ) from None
+        message = describe_syntax_error(error, _FRIENDLY, "pipeline") + _quote_hint(text, error)
+        raise SourceError.at(filename, text, line, column, message) from None
+
+
+# An option value that runs on past where a name or number ends (a path, "h100-ib").
+_UNQUOTED_VALUE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^\s,()\[\]\"=]+)\Z")
+_VALUE_REST = re.compile(r"[^\s,()\[\]\"=]*")
+
+
+def _quote_hint(text: str, error: lark.exceptions.UnexpectedInput) -> str:
+    """For ``device=/tmp/p.json``: how to quote the value, since the grammar's names and numbers
+    cannot hold ``/``, ``.`` or ``-``."""
+    position = getattr(error, "pos_in_stream", None)
+    if not isinstance(error, lark.exceptions.UnexpectedCharacters) or position is None:
+        return ""
+    rest = _VALUE_REST.match(text, position)
+    end = rest.end() if rest else position
+    found = _UNQUOTED_VALUE.search(text[:end])
+    if found is None:
+        return ""
+    key, value = found.groups()
+    return f"; a value such as a file path is quoted: {key}={json.dumps(value)}"
 
 
 def _error_position(text: str, error: lark.exceptions.UnexpectedInput) -> tuple[int, int]:

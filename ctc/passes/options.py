@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from ctc.errors import CtcError
 from ctc.passes.literals import (
     KEYWORDS,
     SIZE_UNITS,
@@ -24,6 +25,7 @@ from ctc.passes.literals import (
     describe_literal,
     format_string,
 )
+from ctc.schedule.profile import PROFILES, load_profile
 
 # Names pass authors import from here along with the kinds.
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "OptionSpec",
     "OptionValueError",
     "OptionalOption",
+    "ProfileOption",
     "Size",
     "SizeOption",
     "StrOption",
@@ -232,6 +235,37 @@ class SizeOption:
             return "a positive size such as 25MB or 24MiB"
         suffix = f" of at least {Size(self.minimum)}" if self.minimum else ""
         return "a size such as 25MB or 24MiB" + suffix
+
+
+@attrs.frozen
+class ProfileOption:
+    """A device profile (``ctc.schedule.profile``): a built-in name, or a path to a profile
+    file, quoted (``device="/tmp/my.json"``). The profile is read and checked with the option,
+    so a bad profile fails when the pipeline is checked, not in the middle of a pass."""
+
+    def convert(self, literal: object) -> str:
+        text = literal.text if isinstance(literal, Word) else literal
+        if not isinstance(text, str):
+            raise _expected(self, literal)
+        problem = self.check(text)
+        if problem:
+            raise OptionValueError(problem)
+        return text
+
+    def check(self, value: object) -> str | None:
+        if not isinstance(value, str):
+            return f"expected {self.describe()}, got {value!r}"
+        try:
+            load_profile(value)
+        except CtcError as error:
+            return str(error)
+        return None
+
+    def format(self, value: str) -> str:
+        return format_string(value)
+
+    def describe(self) -> str:
+        return f"a device profile ({', '.join(PROFILES)}, or a quoted path to a .json file)"
 
 
 @attrs.frozen

@@ -7,7 +7,8 @@ The modules, from the bottom up, and what each depends on besides ``ctc.ir``:
 - ``opinfo``: facts about ops by target name (views, data movement, allocations, bytes);
 - ``graph``: flat op lists (regions flattened and re-derived) and their dependency graph
   (``opinfo``, networkx);
-- ``cost``: device profiles and the roofline / NCCL-ring cost model (``opinfo``);
+- ``profile``: device profiles: their schema, the built-in ones, reading them from files;
+- ``cost``: the roofline / NCCL-ring cost model (``opinfo``, ``profile``);
 - ``memory``: peak memory by liveness, and memory budgets (``opinfo``);
 - ``simulate``: the discrete-event simulator and its Chrome trace (``cost``, ``graph``,
   ``memory``);

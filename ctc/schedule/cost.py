@@ -10,21 +10,16 @@ hop latency + bytes on the wire / bus bandwidth``, with ``p - 1`` steps for all-
 reduce-scatter and all-to-all and ``2(p - 1)`` for all-reduce. A group whose ranks span nodes
 (the mesh laid out row-major, ``gpus_per_node`` ranks to a node) uses the inter-node link.
 
-Profiles are data: ``PROFILES`` holds the built-in ones, and ``load_profile`` also reads a JSON
-file (``{"base": "cpu", "flops_f32": 3.1e10, ...}``) -- the hook for ``ctc calibrate``. Every
+Device profiles, their schema and the built-in ones are data in ``ctc.schedule.profile``. Every
 number depends only on the IR, never on the rank, so decisions made from it agree on all ranks.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
-from typing import Any
 
 import attrs
 
-from ctc.errors import CtcError
 from ctc.ir.attributes import IntAttr
 from ctc.ir.core import Op
 from ctc.ir.ops import (
@@ -46,117 +41,7 @@ from ctc.schedule.opinfo import (
     tensor_values,
     value_bytes,
 )
-
-
-@attrs.frozen
-class DeviceProfile:
-    """Peak rates of one device and its links. Rates in FLOP/s and bytes/s, times in seconds.
-
-    ``*_efficiency`` scale peaks to what kernels achieve; bus bandwidths are NCCL's "busbw"
-    (what ``nccl-tests`` reports), so ring time is ``bytes x (p-1)/p / busbw``.
-    """
-
-    name: str
-    flops_bf16: float
-    flops_f32: float
-    memory_bandwidth: float
-    intra_node_bandwidth: float
-    inter_node_bandwidth: float
-    matmul_efficiency: float = 0.75
-    memory_efficiency: float = 0.8
-    kernel_overhead: float = 2e-6
-    intra_node_latency: float = 10e-6
-    intra_node_hop_latency: float = 0.6e-6
-    inter_node_latency: float = 15e-6
-    inter_node_hop_latency: float = 5e-6
-    gpus_per_node: int = 8
-    memory_bytes: int = 80 * 2**30
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], origin: str = "profile") -> DeviceProfile:
-        """A profile from plain data; ``base`` names a built-in profile the rest overrides."""
-        data = dict(data)
-        base_name = data.pop("base", None)
-        fields = {field.name for field in attrs.fields(cls)}
-        unknown = sorted(set(data) - fields)
-        if unknown:
-            raise CtcError(
-                f"{origin}: unknown profile field(s) {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(fields))})"
-            )
-        if base_name is not None:
-            if base_name not in PROFILES:
-                raise CtcError(f"{origin}: unknown base profile '{base_name}'")
-            return attrs.evolve(PROFILES[base_name], **data)
-        missing = sorted(
-            f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.name not in data
-        )
-        if missing:
-            raise CtcError(f"{origin}: missing profile field(s) {', '.join(missing)}")
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-
-PROFILES: dict[str, DeviceProfile] = {
-    # One H100 SXM in 8-GPU NVLink nodes joined by InfiniBand NDR (about 50 GB/s per GPU).
-    "h100": DeviceProfile(
-        name="h100",
-        flops_bf16=989e12,
-        flops_f32=67e12,
-        memory_bandwidth=3.35e12,
-        intra_node_bandwidth=370e9,
-        inter_node_bandwidth=50e9,
-    ),
-    # The same GPU with one GPU per node: every group of more than one rank crosses InfiniBand.
-    "h100-ib": DeviceProfile(
-        name="h100-ib",
-        flops_bf16=989e12,
-        flops_f32=67e12,
-        memory_bandwidth=3.35e12,
-        intra_node_bandwidth=370e9,
-        inter_node_bandwidth=50e9,
-        gpus_per_node=1,
-    ),
-    # One process per rank sharing this machine's CPU cores, gloo over loopback. Uncalibrated
-    # guesses for a 2-core machine running 4 ranks; `ctc calibrate` writes measured numbers.
-    "cpu": DeviceProfile(
-        name="cpu",
-        flops_bf16=4e9,
-        flops_f32=20e9,
-        memory_bandwidth=6e9,
-        intra_node_bandwidth=1.5e9,
-        inter_node_bandwidth=1.5e9,
-        matmul_efficiency=1.0,
-        memory_efficiency=1.0,
-        kernel_overhead=15e-6,
-        intra_node_latency=60e-6,
-        intra_node_hop_latency=25e-6,
-        inter_node_latency=60e-6,
-        inter_node_hop_latency=25e-6,
-        gpus_per_node=1 << 20,
-        memory_bytes=8 * 2**30,
-    ),
-}
-
-
-def load_profile(name_or_path: str) -> DeviceProfile:
-    """A built-in profile by name, or one read from a JSON file (see ``DeviceProfile.from_dict``)."""
-    if name_or_path in PROFILES:
-        return PROFILES[name_or_path]
-    path = Path(name_or_path)
-    if path.suffix != ".json" or not path.exists():
-        known = ", ".join(PROFILES)
-        raise CtcError(f"unknown device '{name_or_path}' (known: {known}, or a profile .json file)")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise CtcError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise CtcError(f"{path}: a profile is a JSON object")
-    return DeviceProfile.from_dict(data, str(path))
-
+from ctc.schedule.profile import DeviceProfile
 
 # --- FLOPs --------------------------------------------------------------------------------------
 

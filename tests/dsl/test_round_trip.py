@@ -20,10 +20,12 @@ from ctc.passes.options import (
     OptionalOption,
     OptionKind,
     OptionSpec,
+    ProfileOption,
     Size,
     SizeOption,
     StrOption,
 )
+from ctc.schedule.profile import PROFILES
 from tests.example_passes import TEST_REGISTRY
 
 NAMES = TEST_REGISTRY.names()
@@ -57,6 +59,8 @@ def values(kind: OptionKind) -> st.SearchStrategy[Any]:
         return st.one_of([values(k) for k in kind.kinds])
     if isinstance(kind, OptionalOption):
         return st.none() | values(kind.kind)
+    if isinstance(kind, ProfileOption):
+        return st.sampled_from(list(PROFILES))
     raise AssertionError(f"no strategy for {kind}")
 
 

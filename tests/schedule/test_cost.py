@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from ctc.errors import CtcError
 from ctc.ir import CollectiveOp, Value, make_op, tensor
-from ctc.schedule.cost import (
-    PROFILES,
-    CostModel,
-    DeviceProfile,
-    load_profile,
-    op_flops,
-    ring_steps_and_bytes,
-)
+from ctc.schedule.cost import CostModel, op_flops, ring_steps_and_bytes
+from ctc.schedule.profile import PROFILES
 
 
 def _v(name: str, *shape: int, dtype: str = "bf16") -> Value:
@@ -97,17 +87,3 @@ def test_views_cost_nothing_and_kernels_cost_their_overhead() -> None:
     profile = PROFILES["h100"]
     memory = 3 * 64 * 32 * 2 / (profile.memory_bandwidth * profile.memory_efficiency)
     assert model.op_time(add) == pytest.approx(memory + profile.kernel_overhead)
-
-
-def test_profile_from_json_file(tmp_path: Path) -> None:
-    path = tmp_path / "calibrated.json"
-    path.write_text(json.dumps({"base": "cpu", "name": "this-cpu", "flops_f32": 3.5e10}))
-    profile = load_profile(str(path))
-    assert profile.flops_f32 == 3.5e10 and profile.name == "this-cpu"
-    assert profile.memory_bandwidth == PROFILES["cpu"].memory_bandwidth
-    assert DeviceProfile.from_dict(profile.to_dict()) == profile
-    path.write_text(json.dumps({"base": "cpu", "flops": 1}))
-    with pytest.raises(CtcError, match="unknown profile field"):
-        load_profile(str(path))
-    with pytest.raises(CtcError, match="unknown device 'tpu'"):
-        load_profile("tpu")

@@ -8,9 +8,10 @@ import attrs
 import pytest
 
 from ctc.ir import Module, verify
-from ctc.schedule.cost import PROFILES, CostModel
+from ctc.schedule.cost import CostModel
 from ctc.schedule.passes.bucket import BucketPass
 from ctc.schedule.passes.reorder import ReorderPass
+from ctc.schedule.profile import PROFILES
 from ctc.schedule.simulate import SimulationReport, simulate_module
 from tests.schedule.llama_like import LLAMA3_8B, llama_like
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ctc.ir import Value, make_op, parse_module, tensor
-from ctc.schedule.cost import CostModel, DeviceProfile, op_bytes
+from ctc.schedule.cost import CostModel, op_bytes
+from ctc.schedule.profile import DeviceProfile
 from ctc.schedule.simulate import chrome_trace, simulate_module
 
 # 1 GFLOP/s, 10 MB/s links, no latency, overhead or memory time: times are easy to count.

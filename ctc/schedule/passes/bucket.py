@@ -15,13 +15,13 @@ from ctc.passes.options import (
     ChoiceOption,
     IntOption,
     OptionalOption,
+    ProfileOption,
     Size,
     SizeOption,
-    StrOption,
     option,
 )
 from ctc.schedule.auto import auto_bucket
-from ctc.schedule.cost import CostModel, load_profile
+from ctc.schedule.cost import CostModel
 from ctc.schedule.graph import flatten
 from ctc.schedule.memory import memory_profile, resolve_budget
 from ctc.schedule.overlap import fill_stalls
@@ -35,6 +35,7 @@ from ctc.schedule.plan import (
     streams_split,
     unit_roles,
 )
+from ctc.schedule.profile import load_profile
 from ctc.schedule.units import analyze, decompose
 
 DEFAULT_CAP = Size(500 * 10**6, "MB")
@@ -93,7 +94,7 @@ class BucketPass(Pass):
         BoolOption(), default=True, doc="all-gathers on a communicator of their own"
     )
     device: str = option(
-        StrOption(), default="h100", doc="cost model profile for auto: a name or a .json file"
+        ProfileOption(), default="h100", doc="cost model profile for auto: a name or a .json file"
     )
 
     def run(self, module: Module) -> Module:
