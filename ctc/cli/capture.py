@@ -21,8 +21,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ctc.cli.io import write_text
 from ctc.errors import CtcError
+from ctc.files import check_output, write_output
 from ctc.models.mesh import MeshSpec
 
 MODELS = ("llama3", "deepseek_v3", "tiny")
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"ctc capture: {message}", file=sys.stderr, flush=True)
 
+    check_output(args.output)
     spec = MeshSpec.parse(args.mesh)
     spec.check(world_size=args.world_size)
     stages = parse_stages(args.stage)
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         progress(f"captured {nodes} nodes in {captured.seconds:.1f} s; lifting {args.stage}")
         ir = lift_captured(captured, layout, stages)
     progress(f"done in {time.perf_counter() - start:.1f} s")
-    write_text(args.output, print_module(ir))
+    write_output(args.output, print_module(ir))
     return 0
 
 

@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from ctc.cli.io import read_text, write_text
 from ctc.dsl import detect_device, parse_pipeline
 from ctc.errors import CtcError
+from ctc.files import check_output, read_text, write_output
 from ctc.ir.parser import parse_module
 from ctc.ir.printer import print_module
 from ctc.ir.verifier import verify
@@ -63,10 +63,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_reproducer_dir(path: str) -> None:
+    """A reproducer directory is made only when a pass fails; a path that can never be one is
+    refused before anything runs."""
+    target = Path(path)
+    for part in (target, *target.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise CtcError(f"--reproducer-dir {path}: {part} is not a directory")
+            return
+
+
 def run(args: argparse.Namespace) -> int:
     device = args.device or detect_device()
     pipeline = parse_pipeline(args.passes, device=device)
-    text, name = read_text(args.file)
+    check_output(args.output)
+    check_reproducer_dir(args.reproducer_dir)
+    text, name = read_text(args.file, "an IR file")
     stem = "stdin" if args.file == "-" else Path(args.file).name.removesuffix(".ctc")
     options = RunOptions(
         verify_each=args.verify_each,
@@ -98,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             )
     start = time.perf_counter()
     output = print_module(module)
-    write_text(args.output, output)
+    write_output(args.output, output)
     rows.append(("(print output)", time.perf_counter() - start))
     if args.timing:
         sys.stderr.write(timing_report(rows))

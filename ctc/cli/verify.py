@@ -1,4 +1,5 @@
-"""Parse and verify IR files (.ctc); print what they hold, or every located error.
+"""Parse and verify IR files (.ctc); print what they hold, or every located error. Every file
+given is reported; the exit status is 1 when any of them cannot be read or is not valid IR.
 
 Example:
   ctc verify step.ctc
@@ -12,8 +13,8 @@ import argparse
 import json
 import sys
 
-from ctc.cli.io import read_text
-from ctc.errors import SourceError
+from ctc.errors import CtcError, SourceError
+from ctc.files import read_text
 from ctc.ir import Module, parse_module
 from ctc.ir.stats import module_stats
 
@@ -24,9 +25,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Every file is reported, good or bad; the status is 1 when any is bad."""
     status = 0
     for path in args.files:
-        text, name = read_text(path)
+        try:
+            text, name = read_text(path, "an IR file")
+        except CtcError as error:
+            status = 1
+            if args.json:
+                print(json.dumps({"file": path, "ok": False, "errors": [{"message": str(error)}]}))
+            else:
+                print(f"error: {error}", file=sys.stderr)
+            continue
         try:
             module = parse_module(text, name)
         except SourceError as error:

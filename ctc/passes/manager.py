@@ -23,6 +23,7 @@ from typing import NoReturn, TextIO
 import attrs
 
 from ctc.errors import CtcError
+from ctc.files import make_directory, write_output
 from ctc.ir.core import STAGES, Module
 from ctc.ir.printer import print_module
 from ctc.ir.verifier import verify
@@ -134,6 +135,8 @@ class PassManager:
             returned = entry.pass_.run(view)
         except CtcError as error:
             raise CtcError(f"pass '{entry}': {error}") from None
+        except BrokenPipeError:
+            raise  # stdout or stderr was closed (`| head`): the command ends, the pass is fine
         except Exception as error:
             details = traceback.format_exc()
             self._fail(index, entry, module, f"failed: {type(error).__name__}: {error}", details)
@@ -206,16 +209,14 @@ def write_reproducer(
     options: RunOptions,
 ) -> str:
     """Writes the reproducer files and returns the command that replays the failure."""
+    input_path = directory / "input.ctc"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        input_path = directory / "input.ctc"
-        input_path.write_text(print_module(before))
-        (directory / "pipeline.txt").write_text(entry.format() + "\n")
-        (directory / "error.txt").write_text(message + "\n\n" + details)
-    except OSError as error:
-        raise CtcError(
-            f"{message}\n(could not write a reproducer to {directory}: {error})"
-        ) from None
+        make_directory(directory)
+        write_output(input_path, print_module(before))
+        write_output(directory / "pipeline.txt", entry.format() + "\n")
+        write_output(directory / "error.txt", message + "\n\n" + details)
+    except CtcError as error:
+        raise CtcError(f"{message}\n(no reproducer: {error})") from None
     command = [
         "ctc",
         "opt",
