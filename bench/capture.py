@@ -3,8 +3,15 @@ and collective counts for llama3 debugmodel, llama3 8B and DeepSeek-v3 16B under
 process group (fake tensors: no parameter memory). Each case runs in its own process, so its
 peak RSS is its own.
 
+The IR text is the interface between every stage, so reading it must not be the slow part (issue
+12). Per case: printing the lifted module (median of 3), and parse + verify in a fresh process
+(median of 3 processes), against the targets: parse + verify >= 30k ops/s and no slower than the
+lift, printing >= 100k ops/s. Which reader read each text: the fast reader, or lark after it
+stopped (a fallback), also for the golden files, the examples and 200 generated modules.
+
 usage: python bench/capture.py [--cases NAME,...] [--tracer direct|dynamo] [--batch N --seq-len N]
        python bench/capture.py --cases llama3-debug --tracer dynamo   # compare the tracers
+       python bench/capture.py --text-only                              # the fallback counts
 """
 
 from __future__ import annotations
@@ -12,8 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,12 +39,48 @@ CASES: dict[str, tuple[str, str, str]] = {
 }
 DEFAULT_CASES = ("llama3-debug", "llama3-8b", "dsv3-16b")
 
+PARSE_TARGET_OPS_PER_S = 30_000
+PRINT_TARGET_OPS_PER_S = 100_000
+
+# Run in a fresh process: reads an IR file, parses and verifies it once, reports seconds and
+# which reader read it.
+_PARSE_ONCE = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from ctc.ir.parser import PARSE_COUNTS, parse_module
+text = open({path!r}).read()
+start = time.perf_counter()
+parse_module(text, {path!r})
+seconds = time.perf_counter() - start
+print(json.dumps({{"seconds": seconds, "fallback": PARSE_COUNTS.fallback,
+                  "reason": PARSE_COUNTS.last_fallback}}))
+"""
+
+
+def parse_in_fresh_processes(text: str, runs: int = 3) -> dict[str, Any]:
+    """Median seconds of parse + verify, each run in a new process; and fallbacks seen."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "module.ctc"
+        path.write_text(text)
+        results = []
+        for _ in range(runs):
+            code = _PARSE_ONCE.format(root=str(ROOT), path=str(path))
+            child = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            )
+            results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    return {
+        "parse_s": statistics.median(r["seconds"] for r in results),
+        "parse_fallbacks": max(r["fallback"] for r in results),
+        "parse_fallback_reason": results[-1]["reason"],
+    }
+
 
 def measure(case: str, tracer: str, batch: int | None, seq_len: int | None) -> dict[str, Any]:
     """Runs one case in this process."""
     sys.path.insert(0, str(ROOT))
     from ctc.frontend import export_joint, lift_captured
-    from ctc.ir import parse_module, print_module
+    from ctc.ir import print_module
     from ctc.ir.core import walk_ops
     from ctc.ir.ops import CollectiveOp
     from ctc.lowering import lower_function
@@ -58,12 +103,14 @@ def measure(case: str, tracer: str, batch: int | None, seq_len: int | None) -> d
     ops = list(walk_ops(joint.ops))
     result["ir_ops"] = len(ops)
     result["collectives"] = sum(isinstance(op, CollectiveOp) for op in ops)
-    start = time.perf_counter()
-    text = print_module(module)
-    result["print_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    parse_module(text)
-    result["parse_s"] = time.perf_counter() - start
+    print_times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        text = print_module(module)
+        print_times.append(time.perf_counter() - start)
+    result["print_s"] = statistics.median(print_times)
+    result["text_mb"] = len(text) / 1e6
+    result.update(parse_in_fresh_processes(text))
     start = time.perf_counter()
     lower_function(joint, step.layout.group_names())
     result["lower_s"] = time.perf_counter() - start
@@ -74,7 +121,7 @@ def measure(case: str, tracer: str, batch: int | None, seq_len: int | None) -> d
 def table(rows: list[dict[str, Any]], tracer: str) -> str:
     header = (
         f"| case ({tracer}) | mesh | build s | capture s | lift s | capture+lift s | peak GiB | "
-        "FX nodes | collectives | lift ms/1k nodes | lower ms/1k nodes | print s | parse s |"
+        "FX nodes | collectives | lift ms/1k nodes | lower ms/1k nodes |"
     )
     lines = [header, "|" + "|".join("---" for _ in range(header.count("|") - 1)) + "|"]
     for row in rows:
@@ -83,10 +130,71 @@ def table(rows: list[dict[str, Any]], tracer: str) -> str:
             f"| {row['model']} | {row['mesh']} | {row['build_s']:.1f} | {row['capture_s']:.1f} | "
             f"{row['lift_s']:.2f} | {row['capture_s'] + row['lift_s']:.1f} | "
             f"{row['peak_gib']:.2f} | {row['nodes']} | {row['collectives']} | "
-            f"{row['lift_s'] * per_k * 1000:.0f} | {row['lower_s'] * per_k * 1000:.0f} | "
-            f"{row['print_s']:.2f} | {row['parse_s']:.1f} |"
+            f"{row['lift_s'] * per_k * 1000:.0f} | {row['lower_s'] * per_k * 1000:.0f} |"
         )
     return "\n".join(lines)
+
+
+def text_table(rows: list[dict[str, Any]]) -> str:
+    """The IR text speeds against issue 12's targets, met or the distance."""
+    header = (
+        "| case | IR ops | MB | lift kops/s | print s | print kops/s | parse+verify s | "
+        "parse+verify kops/s | vs lift | fallbacks | targets |"
+    )
+    lines = [header, "|" + "|".join("---" for _ in range(header.count("|") - 1)) + "|"]
+    for row in rows:
+        ops = row["ir_ops"]
+        lift_rate, print_rate, parse_rate = (
+            ops / row["lift_s"],
+            ops / row["print_s"],
+            ops / row["parse_s"],
+        )
+        verdicts = []
+        if parse_rate < PARSE_TARGET_OPS_PER_S:
+            verdicts.append(f"parse {parse_rate / PARSE_TARGET_OPS_PER_S:.2f}x of 30k")
+        if parse_rate < lift_rate:
+            verdicts.append(f"parse {parse_rate / lift_rate:.2f}x of lift")
+        if print_rate < PRINT_TARGET_OPS_PER_S:
+            verdicts.append(f"print {print_rate / PRINT_TARGET_OPS_PER_S:.2f}x of 100k")
+        lines.append(
+            f"| {row['model']} | {ops} | {row['text_mb']:.1f} | {lift_rate / 1e3:.1f} | "
+            f"{row['print_s']:.2f} | {print_rate / 1e3:.0f} | {row['parse_s']:.2f} | "
+            f"{parse_rate / 1e3:.1f} | {parse_rate / lift_rate:.1f}x | "
+            f"{row['parse_fallbacks']} | {'; '.join(verdicts) or 'met'} |"
+        )
+    return "\n".join(lines)
+
+
+def fallback_counts() -> str:
+    """How many of the golden files, examples and generated modules lark had to read."""
+    sys.path.insert(0, str(ROOT))
+    from hypothesis import given, settings
+
+    from ctc.ir import Module, parse_module, print_module
+    from ctc.ir.parser import PARSE_COUNTS
+    from tests.ir.strategies import modules
+
+    files = sorted((ROOT / "tests" / "golden" / "cases").glob("*.ctc"))
+    files += sorted((ROOT / "examples").glob("*.ctc"))
+    before = PARSE_COUNTS.fallback
+    for path in files:
+        parse_module(path.read_text(), str(path))
+    file_fallbacks = PARSE_COUNTS.fallback - before
+    generated = 0
+
+    @settings(max_examples=200, database=None, deadline=None)
+    @given(modules())
+    def read(module: Module) -> None:
+        nonlocal generated
+        generated += 1
+        parse_module(print_module(module))
+
+    before = PARSE_COUNTS.fallback
+    read()
+    return (
+        f"fallbacks to lark: {file_fallbacks} of {len(files)} golden and example files, "
+        f"{PARSE_COUNTS.fallback - before} of {generated} generated modules"
+    )
 
 
 def main() -> int:
@@ -95,10 +203,14 @@ def main() -> int:
     parser.add_argument("--tracer", default="direct", choices=("direct", "dynamo"))
     parser.add_argument("--batch", type=int)
     parser.add_argument("--seq-len", type=int)
+    parser.add_argument("--text-only", action="store_true", help="only the fallback counts")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # one case, in a child process
     args = parser.parse_args()
     if args.case:
         print(json.dumps(measure(args.case, args.tracer, args.batch, args.seq_len)))
+        return 0
+    if args.text_only:
+        print(fallback_counts())
         return 0
     rows = []
     for case in args.cases.split(","):
@@ -115,6 +227,10 @@ def main() -> int:
             return 1
         rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
     print(table(rows, args.tracer))
+    print()
+    print(text_table(rows))
+    print()
+    print(fallback_counts())
     return 0
 
 

@@ -211,8 +211,13 @@ class Module:
 
 
 def walk_ops(ops: tuple[Op, ...]) -> Iterator[Op]:
-    """Every op in ``ops`` and, depth first, every op nested in their regions."""
-    for op in ops:
+    """Every op in ``ops`` and, depth first, every op nested in their regions (in text order,
+    with an explicit stack: regions of any depth)."""
+    stack: list[Iterator[Op]] = [iter(ops)]
+    while stack:
+        op = next(stack[-1], None)
+        if op is None:
+            stack.pop()
+            continue
         yield op
-        for region in op.regions:
-            yield from walk_ops(region.ops)
+        stack += [iter(region.ops) for region in reversed(op.regions)]

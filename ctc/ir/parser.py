@@ -1,13 +1,20 @@
 """The parser: IR text -> ``Module``, with every error located (``file:line:col`` and a caret).
 
-Two steps: lark (LALR, grammar in ``grammar.lark``) builds light raw records with token
-positions, then ``_Resolver`` binds each ``%name`` to its definition in scope, builds the frozen
-ops through the registry, and runs the verifier, mapping each problem back to its op's position.
+lark (LALR, grammar in ``grammar.lark``) is the definition of the language and reports every
+error. It builds light raw records with token positions; ``_Resolver`` binds each ``%name`` to
+its definition in scope, builds the frozen ops through the registry, and the verifier runs, each
+problem mapped back to its op's position.
+
+Beside it, ``fast_parser.read_fast`` reads the same language (a subset of it: what the printer
+writes and the usual hand-written variations) several times faster. ``parse_module`` tries it
+first and hands the text to lark wherever it stops, or where the module it read fails to verify,
+so every error message comes from lark. ``PARSE_COUNTS`` counts which reader read each text.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,8 +37,18 @@ from ctc.ir.attributes import (
     attr_problems,
 )
 from ctc.ir.core import Block, Func, Loc, Module, Op, Operand, OperandList, Value
+from ctc.ir.fast_parser import NotFast, read_fast
 from ctc.ir.ops import OP_CLASSES, op_class
-from ctc.ir.types import DTYPES, SCALAR_KINDS, NoneType, OpaqueType, ScalarType, Type, tensor
+from ctc.ir.types import (
+    DTYPES,
+    MAX_DIM,
+    SCALAR_KINDS,
+    NoneType,
+    OpaqueType,
+    ScalarType,
+    Type,
+    tensor,
+)
 from ctc.ir.verifier import verify
 from ctc.lark_errors import describe_syntax_error
 
@@ -112,7 +129,10 @@ class _LocatedError(Exception):
 
 
 def _unquote(token: Token) -> str:
-    return str(json.loads(str(token)))
+    try:
+        return str(json.loads(str(token)))
+    except ValueError as error:  # the lexer's STRING admits escapes and characters json refuses
+        raise _LocatedError(token, f"bad string {token}: {error.args[0].split(':')[0]}") from None
 
 
 @lark.v_args(inline=True)
@@ -149,6 +169,7 @@ class _Builder(lark.Transformer):
         regions: list[_RawRegion] = []
         for item in items:
             if isinstance(item, _OperandItem):
+                _check_nesting(item.value, name)
                 operands.append(item.value)
             elif isinstance(item, DictAttr):
                 attributes = item
@@ -236,6 +257,10 @@ class _Builder(lark.Transformer):
     def int_dim(self, token: Token) -> int:
         if int(token) < 0:
             raise _LocatedError(token, f"dimension {token} is negative")
+        if int(token) > MAX_DIM:
+            raise _LocatedError(
+                token, f"dimension {token} exceeds 2^48 = {MAX_DIM}, the largest ctc accepts"
+            )
         return int(token)
 
     def symbol_dim(self, token: Token) -> str:
@@ -253,6 +278,7 @@ class _Builder(lark.Transformer):
 
     def entry(self, key: Token, value: Attribute | _OperandItem) -> tuple[str, Attribute, Token]:
         name = _unquote(key) if key.type == "STRING" else str(key)
+        _check_nesting(_unwrap(value), key)
         return (name, _unwrap(value), key)  # type: ignore[return-value]
 
     def list_attr(self, *items: Attribute | None) -> ListAttr:
@@ -303,6 +329,30 @@ def _unwrap(item: object) -> object:
     return item.value if isinstance(item, _OperandItem) else item
 
 
+# How deep lists and dicts may nest in an attribute or operand: printing, equality and hashing
+# of attributes recurse once per level. Captured programs nest two or three levels.
+MAX_ATTRIBUTE_DEPTH = 64
+
+
+def _check_nesting(value: object, token: Token) -> None:
+    """Refuses an attribute or operand nested deeper than ``MAX_ATTRIBUTE_DEPTH``, at ``token``
+    (walked with a stack, and only as deep as the limit)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, ListAttr | _RawList):
+            children: tuple[object, ...] = item.items
+        elif isinstance(item, DictAttr):
+            children = tuple(entry for _, entry in item.entries)
+        else:
+            continue
+        if depth == MAX_ATTRIBUTE_DEPTH:
+            raise _LocatedError(
+                token, f"lists and dicts nest more than {MAX_ATTRIBUTE_DEPTH} levels deep here"
+            )
+        stack += [(child, depth + 1) for child in children]
+
+
 def _make_dict(
     entries: list[tuple[str, Attribute, Token]] | tuple[tuple[str, Attribute, Token], ...],
 ) -> DictAttr:
@@ -331,13 +381,12 @@ class _Resolver:
     def __init__(self) -> None:
         self.positions: dict[int, Token] = {}
         self.function_positions: dict[str, Token] = {}
-        self.diagnostics: list[Diagnostic] = []
 
     def func(self, raw: _RawFunc) -> Func:
         self.function_positions[str(raw.name)[1:]] = raw.name
         scope: dict[str, Value] = {}
         args = tuple(self._define(token, value_type, scope) for token, value_type, _ in raw.args)
-        ops = tuple(self._op(op, scope) for op in raw.ops)
+        ops = self._block_ops(raw.ops, scope)
         arg_attrs = tuple(attributes for _, _, attributes in raw.args)
         result_types = tuple(value_type for value_type, _ in raw.results)
         result_attrs = tuple(attributes for _, attributes in raw.results)
@@ -368,7 +417,30 @@ class _Resolver:
             return OperandList(tuple(self._operand(i, scope) for i in item.items))
         return item  # type: ignore[return-value]
 
-    def _op(self, raw: _RawOp, scope: dict[str, Value]) -> Op:
+    def _block_ops(self, raw_ops: list[_RawOp], scope: dict[str, Value]) -> tuple[Op, ...]:
+        """The ops of a block. An op with regions waits on an explicit stack while its regions
+        are built, so regions nest to any depth without recursion."""
+        stack = [_Frame(iter(raw_ops), [], scope, None)]
+        while True:
+            frame = stack[-1]
+            raw = next(frame.pending, None)
+            if raw is not None:
+                opened = self._start_op(raw, frame)
+                if opened is not None:
+                    stack.append(opened)
+                continue
+            stack.pop()
+            owner = frame.owner
+            if owner is None:
+                return tuple(frame.built)
+            owner.regions.append(Block(tuple(frame.built), frame.args))
+            if len(owner.regions) < len(owner.raw.regions):
+                stack.append(self._region_frame(owner))
+            else:
+                stack[-1].built.append(self._finish_op(owner))
+
+    def _start_op(self, raw: _RawOp, frame: _Frame) -> _Frame | None:
+        """Checks and resolves ``raw``; builds it, or returns the frame of its first region."""
         name = str(raw.name)
         cls = op_class(name)
         if cls is None:
@@ -382,23 +454,100 @@ class _Resolver:
                 raw.name,
                 f"{name} names {len(raw.results)} results but gives {len(raw.types)} result types",
             )
-        operands = tuple(self._operand(o, scope) for o in raw.operands)
-        regions = []
-        for raw_region in raw.regions:
-            inner = scope if cls.TRANSPARENT_REGIONS else {}
-            args = tuple(self._define(t, ty, inner) for t, ty in raw_region.args)
-            ops = tuple(self._op(o, inner) for o in raw_region.ops)
-            regions.append(Block(ops, args))
+        operands = tuple(self._operand(o, frame.scope) for o in raw.operands)
+        owner = _PendingOp(raw, cls, operands, frame.scope, [])
+        if raw.regions:
+            return self._region_frame(owner)
+        frame.built.append(self._finish_op(owner))
+        return None
+
+    def _region_frame(self, owner: _PendingOp) -> _Frame:
+        raw_region = owner.raw.regions[len(owner.regions)]
+        inner = owner.scope if owner.cls.TRANSPARENT_REGIONS else {}
+        args = tuple(self._define(t, ty, inner) for t, ty in raw_region.args)
+        return _Frame(iter(raw_region.ops), [], inner, owner, args)
+
+    def _finish_op(self, owner: _PendingOp) -> Op:
+        raw = owner.raw
         results = tuple(
-            self._define(t, ty, scope) for t, ty in zip(raw.results, raw.types, strict=True)
+            self._define(t, ty, owner.scope) for t, ty in zip(raw.results, raw.types, strict=True)
         )
-        op = cls(name, operands, results, raw.attributes, tuple(regions), raw.loc)
+        op = owner.cls(
+            str(raw.name), owner.operands, results, raw.attributes, tuple(owner.regions), raw.loc
+        )
         self.positions[id(op)] = raw.name
         return op
 
 
-def parse_module(text: str, filename: str = "<string>", verify_module: bool = True) -> Module:
-    """Parses IR text. Raises ``SourceError`` with the location of every problem found."""
+@attrs.define
+class _PendingOp:
+    """An op whose regions are being built."""
+
+    raw: _RawOp
+    cls: type[Op]
+    operands: tuple[Operand, ...]
+    scope: dict[str, Value]  # where its results are defined
+    regions: list[Block]
+
+
+@attrs.define
+class _Frame:
+    """A block being built: the raw ops left, the ops built, its scope, the op it belongs to."""
+
+    pending: Iterator[_RawOp]
+    built: list[Op]
+    scope: dict[str, Value]
+    owner: _PendingOp | None
+    args: tuple[Value, ...] = ()
+
+
+@attrs.define
+class ParseCounts:
+    """Which reader read the texts ``parse_module`` was given in this process (for benches)."""
+
+    fast: int = 0  # read by the fast reader
+    fallback: int = 0  # valid, but read by lark because the fast reader stopped
+    rejected: int = 0  # invalid: lark reported the error
+    last_fallback: str = ""  # why the fast reader stopped on the last fallback
+
+
+PARSE_COUNTS = ParseCounts()
+
+_BYTE_ORDER_MARK = "\ufeff"
+
+
+def parse_module(
+    text: str, filename: str = "<string>", verify_module: bool = True, *, reader: str = "auto"
+) -> Module:
+    """Parses IR text. Raises ``SourceError`` with the location of every problem found.
+
+    A leading UTF-8 byte-order mark is ignored. ``reader="lark"`` skips the fast reader (tests
+    compare the two)."""
+    if text.startswith(_BYTE_ORDER_MARK):
+        text = text[1:]
+    stopped = "not tried"
+    if reader == "auto":
+        try:
+            module = read_fast(text)
+        except NotFast as reason:
+            stopped = str(reason)
+        else:
+            if not verify_module or not verify(module):
+                PARSE_COUNTS.fast += 1
+                return module
+            stopped = ""  # it read the text, which is invalid: lark locates the problems
+    try:
+        module = _parse_with_lark(text, filename, verify_module)
+    except SourceError:
+        PARSE_COUNTS.rejected += 1
+        raise
+    if reader == "auto":
+        PARSE_COUNTS.fallback += 1
+        PARSE_COUNTS.last_fallback = stopped
+    return module
+
+
+def _parse_with_lark(text: str, filename: str, verify_module: bool) -> Module:
     try:
         parsed: Any = _lark().parse(text)
         attributes, raw_funcs = parsed
@@ -432,4 +581,4 @@ def parse_module(text: str, filename: str = "<string>", verify_module: bool = Tr
 
 def parse_file(path: str | Path) -> Module:
     path = Path(path)
-    return parse_module(path.read_text(), str(path))
+    return parse_module(path.read_text(encoding="utf-8"), str(path))

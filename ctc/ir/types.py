@@ -60,6 +60,11 @@ DTYPE_BYTES: dict[str, int] = {
 
 SCALAR_KINDS: tuple[str, ...] = ("int", "float", "bool")
 
+# The largest dimension (or stride) the IR accepts: 2^48 is far above any real tensor (llama3
+# 405B's embedding has 2.1e9 elements) and keeps byte counts and FLOPs exact in a float, so a
+# mistyped size is refused instead of costing a step of 1e17 ms.
+MAX_DIM = 2**48
+
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 Dim = int | str
@@ -80,7 +85,7 @@ def contiguous_strides(shape: tuple[Dim, ...]) -> tuple[Dim, ...] | None:
 def format_dim(dim: Dim) -> str:
     if isinstance(dim, int):
         return str(dim)
-    if _SYMBOL.match(dim):
+    if _SYMBOL.match(dim) and dim != "strides":  # after a comma, strides= starts the strides
         return dim
     return '"' + dim.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -158,6 +163,10 @@ def tensor(dtype: str, *shape: Dim, strides: tuple[Dim, ...] | None = None) -> T
     return TensorType(dtype, shape_tuple, None if strides is None else tuple(strides))
 
 
+_OVER_MAX_DIM = f"exceeds 2^48 = {MAX_DIM}, the largest dimension ctc accepts"
+_OUTSIDE_STRIDES = f"is outside 0..2^48 = {MAX_DIM}, the strides ctc accepts"
+
+
 def type_problems(value_type: Type) -> list[str]:
     """What is malformed about a type built by hand (the parser cannot produce these)."""
     problems: list[str] = []
@@ -167,6 +176,11 @@ def type_problems(value_type: Type) -> list[str]:
         for dim in value_type.shape:
             if isinstance(dim, int) and dim < 0:
                 problems.append(f"negative dimension {dim} in {value_type}")
+            elif isinstance(dim, int) and dim > MAX_DIM:
+                problems.append(f"dimension {dim} in {value_type} {_OVER_MAX_DIM}")
+        for stride in value_type.strides or ():
+            if isinstance(stride, int) and not 0 <= stride <= MAX_DIM:
+                problems.append(f"stride {stride} in {value_type} {_OUTSIDE_STRIDES}")
         if value_type.strides is not None:
             if len(value_type.strides) != len(value_type.shape):
                 problems.append(

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ctc.ir.attributes import attr_problems
+from ctc.ir.attributes import Attribute, DictAttr, ListAttr, TagAttr, attr_problems
+from ctc.ir.core import Value, operand_values
 from ctc.ir.types import NoneType, type_problems
 
 if TYPE_CHECKING:
-    from ctc.ir.core import Block, Func, Module, Op, Value
+    from ctc.ir.core import Block, Func, Module, Op
 
 
 @attrs.frozen(eq=False)
@@ -111,6 +112,12 @@ METADATA_OPS = frozenset(
 )
 
 
+# How deep regions may nest. The verifier itself walks any depth, but passes, lowering and
+# structural equality recurse once or twice per level; this keeps them far from Python's
+# recursion limit. Captured programs nest three or four levels.
+MAX_REGION_DEPTH = 100
+
+
 class _FunctionVerifier:
     def __init__(self, func: Func, mesh: dict[str, int]) -> None:
         self.func = func
@@ -118,6 +125,14 @@ class _FunctionVerifier:
         self.problems: list[Problem] = []
         self.pending: dict[str, int] = {}  # collective result name -> number of coll.wait uses
         self.collectives: dict[str, Op] = {}
+        # Types and attribute dicts are often shared between ops; each is checked once.
+        self.checked_types: dict[int, list[str]] = {}
+        self.checked_attributes: dict[int, list[str]] = {}
+        from ctc.ir import ops  # which imports this module, for Problem
+
+        self.op_class = ops.op_class
+        self.wait_class = ops.WaitOp
+        self.collective_class = ops.CollectiveOp
 
     def run(self) -> list[Problem]:
         func = self.func
@@ -138,7 +153,7 @@ class _FunctionVerifier:
             self.problems += [Problem(p) for p in type_problems(value_type)]
         scope: dict[str, Value] = {}
         self._define(func.body.args, scope, None)
-        self._block(func.body, scope, terminator="ctc.return", owner=None)
+        self._blocks(func.body, scope)
         if func.ops and func.ops[-1].name == "ctc.return":
             self._return(func.ops[-1])
         for name, waits in self.pending.items():
@@ -157,29 +172,72 @@ class _FunctionVerifier:
             if value.name in scope:
                 self.problems.append(Problem(f"value %{value.name} is defined twice", op))
             scope[value.name] = value
-            self.problems += [Problem(p, op) for p in type_problems(value.type)]
+            problems = self.checked_types.get(id(value.type))
+            if problems is None:
+                problems = self.checked_types[id(value.type)] = type_problems(value.type)
+            if problems:
+                self.problems += [Problem(p, op) for p in problems]
 
-    def _block(
-        self, block: Block, scope: dict[str, Value], terminator: str | None, owner: Op | None
-    ) -> None:
-        for index, op in enumerate(block.ops):
-            last = index == len(block.ops) - 1
-            if op.name in ("ctc.return", "ctc.yield") and (op.name != terminator or not last):
-                where = (
-                    "the end of a function"
-                    if op.name == "ctc.return"
-                    else "the end of a higher-order op's region"
+    def _blocks(self, body: Block, scope: dict[str, Value]) -> None:
+        """Checks the function body and, depth first, every region in it. An op with regions
+        waits on an explicit stack while they are checked, so any depth is walked without
+        recursion."""
+        stack = [_Walk(body, scope, "ctc.return", None)]
+        while stack:
+            walk = stack[-1]
+            if walk.index == len(walk.block.ops):
+                stack.pop()
+                self._block_end(walk)
+                owner = walk.owner
+                if owner is None:
+                    continue
+                if walk.region_index + 1 < len(owner.regions):
+                    stack.append(self._region_walk(owner, walk.region_index + 1, stack[-1].scope))
+                else:
+                    self._op_end(owner, stack[-1].scope)
+                continue
+            op = walk.block.ops[walk.index]
+            walk.index += 1
+            self._op_start(op, walk)
+            if not op.regions:
+                self._op_end(op, walk.scope)
+                continue
+            if len(stack) == MAX_REGION_DEPTH + 1:  # reported once, at the outermost such op
+                self.problems.append(
+                    Problem(
+                        f"regions nest more than {MAX_REGION_DEPTH} levels deep here; "
+                        "ctc accepts at most that many",
+                        op,
+                    )
                 )
-                self.problems.append(Problem(f"{op.name} may only stand at {where}", op))
-            self._op(op, scope)
+            stack.append(self._region_walk(op, 0, walk.scope))
+
+    def _region_walk(self, op: Op, index: int, scope: dict[str, Value]) -> _Walk:
+        region = op.regions[index]
+        if op.TRANSPARENT_REGIONS:
+            return _Walk(region, scope, None, op, index)
+        inner: dict[str, Value] = {}
+        self._define(region.args, inner, op)
+        return _Walk(region, inner, "ctc.yield", op, index)
+
+    def _block_end(self, walk: _Walk) -> None:
+        block, terminator = walk.block, walk.terminator
         if terminator is not None and (not block.ops or block.ops[-1].name != terminator):
             kind = "function" if terminator == "ctc.return" else "higher-order op region"
-            self.problems.append(Problem(f"a {kind} must end with {terminator}", owner))
+            self.problems.append(Problem(f"a {kind} must end with {terminator}", walk.owner))
 
-    def _op(self, op: Op, scope: dict[str, Value]) -> None:
-        from ctc.ir.ops import WaitOp, op_class
-
-        expected_class = op_class(op.name)
+    def _op_start(self, op: Op, walk: _Walk) -> None:
+        """The checks of ``op`` before its regions."""
+        if op.name in ("ctc.return", "ctc.yield") and (
+            op.name != walk.terminator or walk.index != len(walk.block.ops)
+        ):
+            where = (
+                "the end of a function"
+                if op.name == "ctc.return"
+                else "the end of a higher-order op's region"
+            )
+            self.problems.append(Problem(f"{op.name} may only stand at {where}", op))
+        expected_class = self.op_class(op.name)
         if expected_class is None:
             self.problems.append(Problem(f"unknown op '{op.name}'", op))
         elif type(op) is not expected_class:
@@ -190,54 +248,62 @@ class _FunctionVerifier:
                     op,
                 )
             )
-        for value in op.operand_values():
-            defined = scope.get(value.name)
-            if defined is None:
-                self.problems.append(Problem(f"use of undefined value %{value.name}", op))
-            elif defined.type != value.type:
+        scope = walk.scope
+        for operand in op.operands:
+            if type(operand) is Value:
+                self._use(operand, op, scope)
+            else:
+                for value in operand_values(operand):
+                    self._use(value, op, scope)
+        problems = self.checked_attributes.get(id(op.attributes))
+        if problems is None:
+            problems = [p for _, value in op.attributes.entries for p in attribute_problems(value)]
+            self.checked_attributes[id(op.attributes)] = problems
+        if problems:
+            self.problems += [Problem(p, op) for p in problems]
+        self.problems += op.verify()
+        self._collective(op, scope)
+
+    def _use(self, value: Value, op: Op, scope: dict[str, Value]) -> None:
+        defined = scope.get(value.name)
+        if defined is value and value.name not in self.pending:
+            return
+        if defined is None:
+            self.problems.append(Problem(f"use of undefined value %{value.name}", op))
+        elif defined.type != value.type:
+            self.problems.append(
+                Problem(
+                    f"operand %{value.name} has type {value.type} but is defined as {defined.type}",
+                    op,
+                )
+            )
+        if value.name in self.pending and defined is not None:
+            if isinstance(op, self.wait_class):
+                self.pending[value.name] += 1
+            elif op.name not in METADATA_OPS:
                 self.problems.append(
                     Problem(
-                        f"operand %{value.name} has type {value.type} but "
-                        f"is defined as {defined.type}",
+                        f"%{value.name} is a pending collective result; only coll.wait may use it",
                         op,
                     )
                 )
-            if value.name in self.pending and defined is not None:
-                if isinstance(op, WaitOp):
-                    self.pending[value.name] += 1
-                elif op.name not in METADATA_OPS:
-                    self.problems.append(
-                        Problem(
-                            f"%{value.name} is a pending collective result; only coll.wait may use it",
-                            op,
-                        )
-                    )
-        for _, attribute in op.attributes.entries:
-            self.problems += [Problem(p, op) for p in attr_problems(attribute)]
-        self.problems += op.verify()
-        self._collective(op, scope)
-        for region in op.regions:
-            if op.TRANSPARENT_REGIONS:
-                self._block(region, scope, terminator=None, owner=op)
-            else:
-                inner: dict[str, Value] = {}
-                self._define(region.args, inner, op)
-                self._block(region, inner, terminator="ctc.yield", owner=op)
+
+    def _op_end(self, op: Op, scope: dict[str, Value]) -> None:
+        """The checks of ``op`` after its regions: its results come into scope."""
         self._define(op.results, scope, op)
         self._finish_collectives(op)
 
     def _collective(self, op: Op, scope: dict[str, Value]) -> None:
-        from ctc.ir.ops import CollectiveOp, WaitOp
-
-        if isinstance(op, WaitOp) and op.operands:
+        if isinstance(op, self.wait_class) and op.operands:
             source = op.operands[0]
             if (
                 getattr(source, "name", None) not in self.pending
                 and getattr(source, "name", None) in scope
             ):
                 self.problems.append(Problem("coll.wait must wait on a collective's result", op))
-        if not isinstance(op, CollectiveOp) or (not self.mesh and not op.group_dims):
+        if not isinstance(op, self.collective_class) or (not self.mesh and not op.group_dims):
             return
+        assert isinstance(op, self.collective_class)
         dims = op.group_dims
         unknown = [d for d in dims if d not in self.mesh]
         if unknown:
@@ -263,9 +329,7 @@ class _FunctionVerifier:
             )
 
     def _finish_collectives(self, op: Op) -> None:
-        from ctc.ir.ops import CollectiveOp
-
-        if isinstance(op, CollectiveOp) and len(op.results) == 1:
+        if isinstance(op, self.collective_class) and len(op.results) == 1:
             self.pending[op.results[0].name] = 0
             self.collectives[op.results[0].name] = op
 
@@ -292,3 +356,30 @@ class _FunctionVerifier:
                         op,
                     )
                 )
+
+
+@attrs.define
+class _Walk:
+    """A block being checked: where it is, its scope, its terminator and the op it belongs to."""
+
+    block: Block
+    scope: dict[str, Value]
+    terminator: str | None
+    owner: Op | None
+    region_index: int = 0
+    index: int = 0
+
+
+def attribute_problems(value: Attribute) -> list[str]:
+    """``attr_problems`` without recursion: nested lists and dicts of any depth."""
+    problems: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, TagAttr):
+            problems += attr_problems(item)
+        elif isinstance(item, ListAttr):
+            stack += reversed(item.items)
+        elif isinstance(item, DictAttr):
+            stack += reversed([entry for _, entry in item.entries])
+    return problems

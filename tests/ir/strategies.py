@@ -10,7 +10,10 @@ from ctc.ir.ops import make_op
 from ctc.ir.types import DTYPES, TensorType
 
 names = st.from_regex(r"[a-z_][a-z0-9_.]{0,8}", fullmatch=True)
-keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_ -]{0,6}", fullmatch=True)
+# Keys spelled like words of the grammar are quoted by the printer and must read back.
+keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_ -]{0,6}", fullmatch=True) | st.sampled_from(
+    ["none", "func", "module", "loc", "strides", "opaque", "true", "inf"]
+)
 
 scalar_attrs: st.SearchStrategy[Attribute] = st.one_of(
     st.integers(-(2**63), 2**63).map(to_attr),
@@ -34,7 +37,10 @@ attributes: st.SearchStrategy[Attribute] = st.recursive(
 tensor_types = st.builds(
     lambda dtype, shape: tensor(dtype, *shape),
     st.sampled_from(DTYPES),
-    st.lists(st.one_of(st.integers(0, 64), st.sampled_from(["u0", "s1"])), max_size=3),
+    st.lists(
+        st.one_of(st.integers(0, 64), st.sampled_from(["u0", "s1", "none", "strides", "u0 + u1"])),
+        max_size=3,
+    ),
 )
 
 locs = st.builds(
