@@ -83,7 +83,8 @@ _SEEDS = [path.read_text() for path in HAND_WRITTEN] + [
     "  }\n"
     "}\n"
 ]
-_INSERTS = list("{}[]()<>,:=%@^\"#-. \n\t/") + [
+_INSERTS = [
+    *'{}[]()<>,:=%@^"#-. \n\t/',
     "none",
     "strides",
     "loc",
