@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast test-slow lint typecheck bench
+.PHONY: demo test test-fast test-slow lint typecheck bench test-torch211
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,3 +33,17 @@ test-slow: $(STAMP)
 	$(VENV)/bin/pytest -q -m slow; rc=$$?; [ $$rc -eq 5 ] && exit 0 || exit $$rc
 
 test: lint typecheck test-fast
+
+# The torchtitan-free paths under torch 2.11 (what the lent GPU machine has), fast and slow, plus
+# the torch-free suites. Runs this checkout (PYTHONPATH) with the venv at $(VENV211); build that
+# once (about 3.5 GB of CUDA wheels from the registry; keep torch 2.11 out of .venv):
+#   python3.11 -m venv /work/venv211
+#   /work/venv211/bin/pip install torch==2.11.0 numpy attrs 'networkx>=3.4,<3.7' lark pytest hypothesis
+#   /work/venv211/bin/pip install --no-deps -e .
+VENV211 ?= /work/venv211
+TORCH211_TESTS := tests/plain tests/compat/test_torch_version_gaps.py tests/ir tests/dsl \
+	tests/schedule tests/passes tests/golden tests/lowering tests/test_torch_free.py
+test-torch211:
+	@test -x $(VENV211)/bin/python || { echo "no $(VENV211): see the comment above test-torch211 in the Makefile"; exit 1; }
+	$(VENV211)/bin/python -c "import torch; assert torch.__version__.startswith('2.11'), torch.__version__"
+	PYTHONPATH=$(CURDIR) $(VENV211)/bin/python -m pytest -q -p no:cacheprovider -m "slow or not slow" $(TORCH211_TESTS)

@@ -134,8 +134,11 @@ def export_joint(
     from torch._functorch.aot_autograd import aot_export_joint_with_descriptors
     from torch._guards import TracingContext, tracing
 
+    from ctc.compat import enable_torch_capture
+
     if tracer not in TRACERS:
         raise CtcError(f"unknown tracer '{tracer}' (known: {', '.join(TRACERS)})")
+    enable_torch_capture()
     args = tuple(args)
     kwargs = dict(kwargs or {})
     stack = contextlib.ExitStack()
