@@ -7,15 +7,9 @@ from typing import ClassVar
 import attrs
 
 from ctc.ir.core import Block, Func, Module, Op
-from ctc.ir.effects import effectful_name
+from ctc.ir.effects import kept_without_uses
 from ctc.ir.ops import RegionOp
 from ctc.passes.base import Pass
-
-
-def has_effects(op: Op) -> bool:
-    """Whether ``op`` does something besides computing its results (an op without results is
-    kept for what it does)."""
-    return not op.results or effectful_name(op.name)
 
 
 def _live_ops(ops: tuple[Op, ...], live: set[str]) -> tuple[Op, ...]:
@@ -28,7 +22,7 @@ def _live_ops(ops: tuple[Op, ...], live: set[str]) -> tuple[Op, ...]:
             if body:
                 kept.append(op.replace(regions=(Block(body, op.body.args),)))
             continue
-        if not has_effects(op) and not any(result.name in live for result in op.results):
+        if not kept_without_uses(op) and not any(result.name in live for result in op.results):
             continue
         live.update(value.name for value in op.operand_values())
         if op.regions:

@@ -22,6 +22,7 @@ import attrs
 
 from ctc.ir.attributes import IntAttr
 from ctc.ir.core import Op
+from ctc.ir.effects import packet_name
 from ctc.ir.ops import (
     AllGatherOp,
     AllReduceOp,
@@ -36,7 +37,6 @@ from ctc.ir.types import TensorType
 from ctc.schedule.opinfo import (
     is_allocation,
     is_view,
-    packet,
     tensor_type,
     tensor_values,
     value_bytes,
@@ -111,7 +111,7 @@ def _convolution_flops(op: Op, backward: bool) -> int:
 
 def op_flops(op: Op) -> int:
     """Floating-point operations of ``op`` (0 for memory-bound and unknown ops)."""
-    name = packet(op)
+    name = packet_name(op.name)
     if name in ("mm", "bmm", "matmul", "_scaled_mm"):
         return _matmul_flops(op, 0)
     if name in ("addmm", "baddbmm"):
@@ -138,7 +138,8 @@ def op_bytes(op: Op) -> int:
     """Bytes a kernel reads and writes: its tensor operands and results (the part it writes)."""
     read = sum(value_bytes(v) for v in tensor_values(op.operand_values()))
     written = sum(value_bytes(v) for v in tensor_values(iter(op.results)))
-    divisor = op.attr(PARTIAL_WRITES[packet(op)]) if packet(op) in PARTIAL_WRITES else None
+    packet = packet_name(op.name)
+    divisor = op.attr(PARTIAL_WRITES[packet]) if packet in PARTIAL_WRITES else None
     if isinstance(divisor, IntAttr) and divisor.value > 1:
         written //= divisor.value
     return read + written

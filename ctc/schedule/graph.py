@@ -27,8 +27,9 @@ import networkx as nx
 
 from ctc.ir.attributes import StrAttr
 from ctc.ir.core import Block, Func, Op
+from ctc.ir.effects import ordered_by_effects
 from ctc.ir.ops import CollectiveOp, RegionOp, ReturnOp, WaitOp
-from ctc.schedule.opinfo import has_effects, is_data_movement
+from ctc.schedule.opinfo import is_data_movement
 
 RegionPath = tuple[int, ...]
 
@@ -111,7 +112,7 @@ def is_movable(op: Op) -> bool:
     put it."""
     if isinstance(op, CollectiveOp | WaitOp | RegionOp | ReturnOp) or op.regions:
         return False
-    return bool(op.results) and not has_effects(op) and is_data_movement(op)
+    return bool(op.results) and not ordered_by_effects(op) and is_data_movement(op)
 
 
 class DependencyGraph:
@@ -137,7 +138,7 @@ class DependencyGraph:
                 if stream in last_in_stream:
                     self._edge(last_in_stream[stream], index, "stream")
                 last_in_stream[stream] = index
-            if has_effects(op):
+            if ordered_by_effects(op):
                 if last_effect is not None:
                     self._edge(last_effect, index, "effect")
                 for value in op.operand_values():
@@ -164,7 +165,7 @@ class DependencyGraph:
     def _order_effect_readers(self, readers: dict[str, list[int]]) -> None:
         """A read after a mutation stays after it."""
         for index, op in enumerate(self.ops):
-            if not has_effects(op):
+            if not ordered_by_effects(op):
                 continue
             for value in op.operand_values():
                 for reader in readers.get(value.name, []):

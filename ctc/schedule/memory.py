@@ -19,8 +19,9 @@ import attrs
 from ctc.errors import CtcError
 from ctc.ir.attributes import BoolAttr
 from ctc.ir.core import Op, Value
+from ctc.ir.effects import is_inplace
 from ctc.ir.ops import CollectiveOp, WaitOp
-from ctc.schedule.opinfo import first_tensor_operand, is_inplace, is_view, value_bytes
+from ctc.schedule.opinfo import first_tensor_operand, is_view, value_bytes
 
 INPLACE = "inplace"
 

@@ -1,8 +1,9 @@
-"""Facts about ops that scheduling needs: which ops alias their input, which have effects, which
-may move together with a collective, and the tensor types and bytes they touch.
+"""Facts about ops that scheduling needs: which ops alias their input, which may move together
+with a collective, and the tensor types and bytes they touch. Which ops have effects is
+``ctc.ir.effects``'s one rule.
 
 Aten targets are strings (``aten.view.default``); the facts here key on the overload packet
-(``view``), so every overload of a view is a view.
+(``view``, ``ctc.ir.effects.packet_name``), so every overload of a view is a view.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ctc.ir.core import Op, Value
-from ctc.ir.effects import effectful_name
-from ctc.ir.ops import RegionOp, ReturnOp
+from ctc.ir.effects import packet_name
 from ctc.ir.types import TensorType
 
 # Ops whose results share their first tensor operand's storage: no kernel, no allocation.
@@ -66,7 +66,7 @@ DATA_MOVEMENT_OPS = frozenset(
 
 def is_data_movement(op: Op) -> bool:
     """A view, or a copy/cast/concatenation of tensors (``DATA_MOVEMENT_OPS``)."""
-    return is_view(op) or packet(op) in DATA_MOVEMENT_OPS
+    return is_view(op) or packet_name(op.name) in DATA_MOVEMENT_OPS
 
 
 # Ops that allocate without writing: no kernel runs.
@@ -74,19 +74,7 @@ ALLOCATION_OPS = frozenset({"empty", "empty_like", "empty_strided", "new_empty"}
 
 
 def is_allocation(op: Op) -> bool:
-    return op.name.startswith("aten.") and packet(op) in ALLOCATION_OPS
-
-
-def is_inplace(op: Op) -> bool:
-    """An aten op that writes into its first operand and returns it (``aten.copy_``)."""
-    name = packet(op)
-    return op.name.startswith("aten.") and name.endswith("_") and not name.endswith("__")
-
-
-def packet(op: Op) -> str:
-    """The op's target without namespace and overload: ``mm`` for ``aten.mm.default``."""
-    parts = op.name.split(".")
-    return parts[1] if len(parts) > 1 else parts[0]
+    return op.name.startswith("aten.") and packet_name(op.name) in ALLOCATION_OPS
 
 
 def tensor_type(value: Value) -> TensorType | None:
@@ -104,7 +92,7 @@ def value_bytes(value: Value) -> int:
 def is_view(op: Op) -> bool:
     """Whether ``op``'s results alias its first tensor operand. ``aten.reshape`` is a view of a
     contiguous tensor and a copy otherwise."""
-    name = packet(op)
+    name = packet_name(op.name)
     if op.name.startswith("aten.") and name in VIEW_OPS:
         return True
     if op.name.startswith("aten.") and name == "reshape":
@@ -118,16 +106,6 @@ _NO_STRIDES = TensorType("f32", ())
 
 def first_tensor_operand(op: Op) -> Value | None:
     return next((v for v in op.operand_values() if tensor_type(v) is not None), None)
-
-
-def has_effects(op: Op) -> bool:
-    """Whether ``op`` mutates an operand (``aten.copy_``), has no results to order it by, or
-    otherwise must keep its place among other effects (asserts, random numbers)."""
-    if isinstance(op, RegionOp | ReturnOp):
-        return False
-    if effectful_name(op.name):
-        return True
-    return not op.results and op.name.startswith(("aten.", "prims."))
 
 
 def tensor_values(values: Iterator[Value]) -> Iterator[Value]:

@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ctc.ir.core import Func, Op, Value
+from ctc.ir.effects import ordered_by_effects
 from ctc.ir.ops import CollectiveOp, RegionOp, ReturnOp, WaitOp
 from ctc.schedule.cost import CostModel
 from ctc.schedule.graph import flatten, stream_of
 from ctc.schedule.memory import memory_profile
-from ctc.schedule.opinfo import has_effects, value_bytes
+from ctc.schedule.opinfo import value_bytes
 
 # How many ops before an issue / after a wait are searched for independent work.
 WINDOW = 96
@@ -33,7 +34,7 @@ WINDOW = 96
 
 def _fixed(op: Op) -> bool:
     """Ops that never move and that nothing moves across."""
-    return isinstance(op, ReturnOp | RegionOp) or bool(op.regions) or has_effects(op)
+    return isinstance(op, ReturnOp | RegionOp) or bool(op.regions) or ordered_by_effects(op)
 
 
 def _times(ops: Sequence[Op], cost_model: CostModel) -> dict[int, float]:
