@@ -15,10 +15,10 @@ from ctc.frontend.boundary import arg_attributes, is_tangent, result_attributes
 from ctc.frontend.fx_types import type_of
 from ctc.frontend.groups import MeshLayout
 from ctc.frontend.meta import loc_of
-from ctc.frontend.targets import COLLECTIVES, constant_op, describe, mentions_node, op_name
+from ctc.frontend.targets import constant_op, describe, mentions_node, op_name
 from ctc.ir.attributes import Attribute, DictAttr, ListAttr, TagAttr, to_attr
 from ctc.ir.core import Block, Func, Op, Operand, Value, make_operand
-from ctc.ir.ops import make_op
+from ctc.ir.ops import TORCH_COLLECTIVES, AllGatherOp, ReduceScatterOp, WaitOp, make_op
 from ctc.ir.types import NoneType, Type
 from ctc.torch_types import tag_of
 
@@ -197,19 +197,20 @@ class Lifter:
     def _collective(self, node: fx.Node, scope: _Scope) -> None:
         assert isinstance(node.target, torch._ops.OpOverload)
         kind = node.target._opname
-        if kind not in COLLECTIVES:
+        cls = TORCH_COLLECTIVES.get(kind)
+        if cls is None:
             raise CtcError(
                 f"{describe(node)}: the IR has no collective for {kind} "
-                f"(it has {', '.join(sorted(COLLECTIVES))})"
+                f"(it has {', '.join(sorted(TORCH_COLLECTIVES))})"
             )
         bound = self._bind(node)
         source = self._operand(next(iter(bound.values())), scope, node)
-        if kind == "wait_tensor":
+        if cls is WaitOp:
             # A wait on an already-waited tensor (expert-parallel graphs hold some) is a no-op
             # that coll.wait cannot express: it stays the plain op.
             waits_collective = isinstance(source, Value) and source.name in scope.pending
             scope.pending.discard(source.name if isinstance(source, Value) else "")
-            name = "coll.wait" if waits_collective else op_name(node.target)
+            name = WaitOp.OP_NAME if waits_collective else op_name(node.target)
             self._emit(node, scope, name, [source], {})
             return
         group_name = bound.get("group_name")
@@ -229,7 +230,7 @@ class Lifter:
             )
         attributes: dict[str, Any] = {"group": dims[0] if len(dims) == 1 else list(dims)}
         attributes["size"] = size
-        if kind in ("all_gather_into_tensor", "reduce_scatter_tensor"):
+        if cls in (AllGatherOp, ReduceScatterOp):
             attributes["dim"] = 0
         if "reduce_op" in bound:
             attributes["reduce_op"] = self._constant(bound["reduce_op"], node)
@@ -241,7 +242,7 @@ class Lifter:
                 operands.append(self._operand(bound[key], scope, node))
             else:
                 attributes[key] = self._constant(bound[key], node)
-        self._emit(node, scope, COLLECTIVES[kind], operands, attributes)
+        self._emit(node, scope, cls.OP_NAME, operands, attributes)
         scope.pending.add(node.name)
 
     def _higher_order(self, node: fx.Node, scope: _Scope) -> None:

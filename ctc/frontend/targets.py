@@ -16,14 +16,6 @@ from ctc.torch_types import tag_of
 # A tensor constant of more elements than this, not all equal, is refused (the IR is text).
 MAX_CONSTANT_ELEMENTS = 4096
 
-COLLECTIVES = {
-    "all_gather_into_tensor": "coll.all_gather",
-    "reduce_scatter_tensor": "coll.reduce_scatter",
-    "all_reduce": "coll.all_reduce",
-    "all_to_all_single": "coll.all_to_all",
-    "wait_tensor": "coll.wait",
-}
-
 
 def describe(node: fx.Node) -> str:
     target = node.target if isinstance(node.target, str) else _target_text(node.target)

@@ -4,11 +4,18 @@ Any namespaced name (``aten.mm.default``, ``prims.convert_element_type.default``
 ``higher_order.flex_attention``) is a ``GenericOp``. The ``ctc`` and ``coll`` namespaces are
 reserved for the ops below, each with typed accessors and a ``verify``. The registry is an
 explicit table, not an import side effect.
+
+Collectives are the schema: one class per collective, whose accessors (``group_dims``, ``size``,
+``dim``, ``reduce_op``, ``split_sizes``, a wait's ``source``) are the only code that reads their
+attributes, and ``TORCH_COLLECTIVES`` is the one map between torch's functional collectives and
+these classes. Elsewhere code asks ``isinstance(op, AllGatherOp)``, never the op's name (a test
+walks ``ctc/`` to enforce it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import attrs
 
@@ -36,6 +43,10 @@ def _str_attr(op: Op, key: str) -> str | None:
     return value.value if isinstance(value, StrAttr) else None
 
 
+# An all-to-all's split sizes along dim 0 (see ``AllToAllOp.split_sizes``).
+SplitSizes = list[int] | Operand | None
+
+
 def _require(op: Op, checks: Sequence[tuple[bool, str]]) -> list[Problem]:
     return [Problem(message, op) for ok, message in checks if not ok]
 
@@ -55,6 +66,7 @@ class RegionOp(Op):
     """``ctc.region``: a named group of ops with a kind. Its body runs in place, and its values
     are visible after it, so grouping and ungrouping never rename anything."""
 
+    OP_NAME: ClassVar[str] = "ctc.region"
     TRANSPARENT_REGIONS = True
 
     @property
@@ -93,6 +105,8 @@ class RegionOp(Op):
 class ReturnOp(Op):
     """``ctc.return``: ends a function; its operands are the function's results."""
 
+    OP_NAME: ClassVar[str] = "ctc.return"
+
     def verify(self) -> list[Problem]:
         return _require(
             self,
@@ -106,6 +120,8 @@ class ReturnOp(Op):
 @attrs.frozen
 class YieldOp(Op):
     """``ctc.yield``: ends the sub-graph of a higher-order op."""
+
+    OP_NAME: ClassVar[str] = "ctc.yield"
 
     def verify(self) -> list[Problem]:
         return _require(
@@ -122,6 +138,8 @@ class CollectiveOp(Op):
     """A collective over a process group named by mesh dimension(s): ``group = "dp_shard"`` or
     ``group = ["dp_shard", "tp"]``, with ``size`` the number of ranks in the group. The result is
     pending until ``coll.wait``."""
+
+    OP_NAME: ClassVar[str] = ""
 
     @property
     def group_dims(self) -> tuple[str, ...]:
@@ -200,6 +218,20 @@ class CollectiveOp(Op):
         )
 
 
+@attrs.frozen
+class DimCollectiveOp(CollectiveOp):
+    """A collective that concatenates or splits its input along ``dim``."""
+
+    @property
+    def dim(self) -> int:
+        """The dimension gathered or scattered (0 when the attribute is absent)."""
+        return _int_attr(self, "dim") or 0
+
+
+def _reduce_op(op: CollectiveOp) -> str:
+    return _str_attr(op, "reduce_op") or "sum"
+
+
 def _shape_problem(op: CollectiveOp, expected: tuple[int | str, ...]) -> list[Problem]:
     result = op.results[0].type
     source = op.input.type
@@ -218,12 +250,10 @@ def _shape_problem(op: CollectiveOp, expected: tuple[int | str, ...]) -> list[Pr
     return _require(op, checks)
 
 
-def _scaled_shape(op: CollectiveOp, factor: int, divide: bool) -> tuple[int | str, ...] | None:
+def _scaled_shape(op: DimCollectiveOp, factor: int, divide: bool) -> tuple[int | str, ...] | None:
     source = op.input.type
     assert isinstance(source, TensorType)
-    dim = _int_attr(op, "dim")
-    if dim is None:
-        dim = 0
+    dim = op.dim
     if not -len(source.shape) <= dim < len(source.shape):
         return None
     dim %= len(source.shape)
@@ -239,8 +269,10 @@ def _scaled_shape(op: CollectiveOp, factor: int, divide: bool) -> tuple[int | st
 
 
 @attrs.frozen
-class AllGatherOp(CollectiveOp):
+class AllGatherOp(DimCollectiveOp):
     """``coll.all_gather``: concatenates every rank's input along ``dim`` (default 0)."""
+
+    OP_NAME: ClassVar[str] = "coll.all_gather"
 
     def verify(self) -> list[Problem]:
         problems = self._common_problems()
@@ -253,8 +285,15 @@ class AllGatherOp(CollectiveOp):
 
 
 @attrs.frozen
-class ReduceScatterOp(CollectiveOp):
+class ReduceScatterOp(DimCollectiveOp):
     """``coll.reduce_scatter``: reduces over the group and keeps this rank's slice of ``dim``."""
+
+    OP_NAME: ClassVar[str] = "coll.reduce_scatter"
+
+    @property
+    def reduce_op(self) -> str:
+        """One of ``REDUCE_OPS``."""
+        return _reduce_op(self)
 
     def verify(self) -> list[Problem]:
         problems = self._common_problems() + self._reduce_op_problems()
@@ -265,7 +304,7 @@ class ReduceScatterOp(CollectiveOp):
             return [
                 Problem(
                     f"coll.reduce_scatter cannot split {self.input.type} "
-                    f"into {self.size} equal parts along dim {_int_attr(self, 'dim') or 0}",
+                    f"into {self.size} equal parts along dim {self.dim}",
                     self,
                 )
             ]
@@ -275,6 +314,13 @@ class ReduceScatterOp(CollectiveOp):
 @attrs.frozen
 class AllReduceOp(CollectiveOp):
     """``coll.all_reduce``: every rank gets the reduction of all inputs."""
+
+    OP_NAME: ClassVar[str] = "coll.all_reduce"
+
+    @property
+    def reduce_op(self) -> str:
+        """One of ``REDUCE_OPS``."""
+        return _reduce_op(self)
 
     def verify(self) -> list[Problem]:
         problems = self._common_problems() + self._reduce_op_problems()
@@ -289,6 +335,25 @@ class AllReduceOp(CollectiveOp):
 class AllToAllOp(CollectiveOp):
     """``coll.all_to_all``: exchanges slices of dim 0; split sizes are attributes when known and
     operands when data dependent (expert-parallel token counts)."""
+
+    OP_NAME: ClassVar[str] = "coll.all_to_all"
+
+    @property
+    def split_sizes(self) -> tuple[SplitSizes, SplitSizes]:
+        """(output, input) split sizes: a list of ints when known (the attributes
+        ``output_split_sizes`` / ``input_split_sizes``), the operand after the input when data
+        dependent (the output's first), None for equal splits."""
+        dependent = iter(self.operands[1:])
+        sizes: list[SplitSizes] = []
+        for key in ("output_split_sizes", "input_split_sizes"):
+            attribute = self.attr(key)
+            if attribute is None:
+                sizes.append(next(dependent, None))
+            elif isinstance(attribute, ListAttr):
+                sizes.append([item.value for item in attribute.items if isinstance(item, IntAttr)])
+            else:
+                sizes.append(None)
+        return sizes[0], sizes[1]
 
     def verify(self) -> list[Problem]:
         problems = self._common_problems()
@@ -316,6 +381,15 @@ class AllToAllOp(CollectiveOp):
 class WaitOp(Op):
     """``coll.wait``: completes a collective; the result is the collective's value."""
 
+    OP_NAME: ClassVar[str] = "coll.wait"
+
+    @property
+    def source(self) -> Value:
+        """The pending result of the collective waited on."""
+        source = self.operands[0]
+        assert isinstance(source, Value)
+        return source
+
     def verify(self) -> list[Problem]:
         shape_ok = (
             len(self.operands) == 1
@@ -338,18 +412,35 @@ class WaitOp(Op):
         )
 
 
-OP_CLASSES: dict[str, type[Op]] = {
-    "ctc.region": RegionOp,
-    "ctc.return": ReturnOp,
-    "ctc.yield": YieldOp,
-    "coll.all_gather": AllGatherOp,
-    "coll.reduce_scatter": ReduceScatterOp,
-    "coll.all_reduce": AllReduceOp,
-    "coll.all_to_all": AllToAllOp,
-    "coll.wait": WaitOp,
-}
+_RESERVED_OPS: tuple[type[RegionOp | ReturnOp | YieldOp | CollectiveOp | WaitOp], ...] = (
+    RegionOp,
+    ReturnOp,
+    YieldOp,
+    AllGatherOp,
+    ReduceScatterOp,
+    AllReduceOp,
+    AllToAllOp,
+    WaitOp,
+)
+OP_CLASSES: dict[str, type[Op]] = {cls.OP_NAME: cls for cls in _RESERVED_OPS}
 
 COLLECTIVE_NAMES = tuple(name for name, cls in OP_CLASSES.items() if issubclass(cls, CollectiveOp))
+
+# torch's functional collectives (``torch.ops._c10d_functional.<name>.default``) and the op
+# classes that stand for them: the frontend lifts by this table and lowering inverts it. Names,
+# not torch objects, so that the IR stays torch-free.
+TORCH_COLLECTIVES: dict[str, type[CollectiveOp | WaitOp]] = {
+    "all_gather_into_tensor": AllGatherOp,
+    "reduce_scatter_tensor": ReduceScatterOp,
+    "all_reduce": AllReduceOp,
+    "all_to_all_single": AllToAllOp,
+    "wait_tensor": WaitOp,
+}
+
+
+def torch_collective(cls: type[Op]) -> str | None:
+    """The name of the torch functional collective that ops of ``cls`` lower to, if any."""
+    return next((name for name, known in TORCH_COLLECTIVES.items() if known is cls), None)
 
 
 def op_class(name: str) -> type[Op] | None:

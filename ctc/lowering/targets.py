@@ -1,7 +1,8 @@
 """Op names in the IR -> the callables FX nodes call, and FX call arguments from IR operands.
 
 ``aten.mm.default`` -> ``torch.ops.aten.mm.default``; ``higher_order.flex_attention`` ->
-``torch.ops.higher_order.flex_attention``; ``python._operator.mul`` -> ``_operator.mul``.
+``torch.ops.higher_order.flex_attention``; ``python._operator.mul`` -> ``_operator.mul``;
+``coll.*`` -> the functional collective ``ctc.ir.ops.TORCH_COLLECTIVES`` maps its class to.
 For an OpOverload, constant arguments are IR attributes named by the schema, and value-bearing
 arguments are operands in schema order; an absent argument is one the call left to its default.
 """
@@ -17,15 +18,8 @@ import torch
 
 from ctc.errors import CtcError
 from ctc.ir.core import Op, Operand, OperandList, Value
+from ctc.ir.ops import op_class, torch_collective
 from ctc.ir.types import OpaqueType, ScalarType, TensorType
-
-COLLECTIVE_TARGETS = {
-    "coll.all_gather": "all_gather_into_tensor",
-    "coll.reduce_scatter": "reduce_scatter_tensor",
-    "coll.all_reduce": "all_reduce",
-    "coll.all_to_all": "all_to_all_single",
-    "coll.wait": "wait_tensor",
-}
 
 
 @cache
@@ -39,8 +33,10 @@ def resolve_target(name: str) -> Callable[..., Any]:
             raise CtcError(
                 f"cannot lower {name}: no callable {attribute} in {module_name}"
             ) from None
-    if name in COLLECTIVE_TARGETS:
-        return getattr(torch.ops._c10d_functional, COLLECTIVE_TARGETS[name]).default
+    cls = op_class(name)
+    collective = torch_collective(cls) if cls is not None else None
+    if collective is not None:
+        return getattr(torch.ops._c10d_functional, collective).default
     parts = name.split(".")
     try:
         if parts[0] == "higher_order" and len(parts) == 2:

@@ -22,7 +22,17 @@ from torch.utils.checkpoint import CheckpointPolicy
 from ctc.errors import CtcError
 from ctc.ir.attributes import Attribute, DictAttr, ListAttr, TagAttr
 from ctc.ir.core import Block, Func, Op, Operand, OperandList, Value
-from ctc.ir.ops import CollectiveOp, RegionOp
+from ctc.ir.ops import (
+    AllGatherOp,
+    AllReduceOp,
+    AllToAllOp,
+    CollectiveOp,
+    DimCollectiveOp,
+    ReduceScatterOp,
+    RegionOp,
+    SplitSizes,
+    WaitOp,
+)
 from ctc.lowering.targets import match_schema, resolve_target
 from ctc.torch_types import torch_of
 
@@ -83,7 +93,7 @@ class _Lowerer:
         target = resolve_target(op.name)
         submodules = [self._region(op, index) for index in range(len(op.regions))]
         get_attrs = [graph.get_attr(name) for name in submodules]
-        if isinstance(op, CollectiveOp) or op.name == "coll.wait":
+        if isinstance(op, CollectiveOp | WaitOp):
             args, kwargs = self._collective_args(op, env)
         elif isinstance(target, torch._ops.OpOverload):
             args, kwargs = self._schema_args(op, target, env)
@@ -144,12 +154,35 @@ class _Lowerer:
         return tuple(args), kwargs
 
     def _collective_args(
-        self, op: Op, env: dict[str, fx.Node]
+        self, op: CollectiveOp | WaitOp, env: dict[str, fx.Node]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        source = self._value(op.operands[0], env, op)
-        if op.name == "coll.wait":
-            return (source,), {}
-        assert isinstance(op, CollectiveOp)
+        if isinstance(op, WaitOp):
+            return (self._value(op.source, env, op),), {}
+        source = self._value(op.input, env, op)
+        group = self._group(op)
+        if isinstance(op, DimCollectiveOp) and op.dim != 0:
+            raise CtcError(
+                f"cannot lower {op.name} with dim = {op.dim}: torch's functional "
+                "collectives work on dim 0"
+            )
+        if isinstance(op, AllGatherOp):
+            return (source, op.size, group), {}
+        if isinstance(op, ReduceScatterOp):
+            return (source, op.reduce_op, op.size, group), {}
+        if isinstance(op, AllReduceOp):
+            return (source, op.reduce_op, group), {}
+        assert isinstance(op, AllToAllOp)
+        output_splits, input_splits = (self._splits(s, env, op) for s in op.split_sizes)
+        return (source, output_splits, input_splits, group), {}
+
+    def _splits(self, sizes: SplitSizes, env: dict[str, fx.Node], op: Op) -> Any:
+        """Split sizes as FX takes them: ints, nodes for data-dependent ones, or None."""
+        if sizes is None or isinstance(sizes, list):
+            return sizes
+        return self._value(sizes, env, op)
+
+    def _group(self, op: CollectiveOp) -> str:
+        """The process group name ``op`` runs on."""
         if op.stream is not None:
             group = self.stream_groups.get((op.group_dims, op.stream))
             if group is None:
@@ -166,27 +199,7 @@ class _Lowerer:
                 f"cannot lower {op.name} over {op.group_key}: no process group for "
                 f"that mesh dimension (groups: {known})"
             )
-        dim = op.attr("dim")
-        if dim is not None and dim.py != 0:
-            raise CtcError(
-                f"cannot lower {op.name} with dim = {dim}: torch's functional "
-                "collectives work on dim 0"
-            )
-        reduce_op = op.attr("reduce_op")
-        if op.name == "coll.all_gather":
-            return (source, op.size, group), {}
-        if op.name == "coll.reduce_scatter":
-            return (source, reduce_op.py if reduce_op else "sum", op.size, group), {}
-        if op.name == "coll.all_reduce":
-            return (source, reduce_op.py if reduce_op else "sum", group), {}
-        splits = [self._value(o, env, op) for o in op.operands[1:3]]
-        for index, key in enumerate(("output_split_sizes", "input_split_sizes")):
-            attribute = op.attr(key)
-            if attribute is not None:
-                splits.insert(index, attribute.py)
-        while len(splits) < 2:
-            splits.append(None)
-        return (source, splits[0], splits[1], group), {}
+        return group
 
     def _value(
         self,

@@ -26,14 +26,14 @@ import attrs
 
 from ctc.ir.core import Func
 from ctc.ir.ops import AllGatherOp
-from ctc.schedule.bucketing import ALL_GATHER, bucket_bytes
+from ctc.schedule.bucketing import bucket_bytes
 from ctc.schedule.cost import CostModel
 from ctc.schedule.graph import flatten
 from ctc.schedule.memory import memory_profile
 from ctc.schedule.placement import enforce, fit_budget, home_placement
 from ctc.schedule.plan import apply_buckets, build_function, candidate_chains
 from ctc.schedule.simulate import simulate_ops
-from ctc.schedule.units import CommUnit, Layout, UnitFacts, analyze, emit
+from ctc.schedule.units import CommUnit, Layout, Role, Slots, emit
 
 Delay = tuple[int, float]
 # The next collective on a stream: its first-use slot and its lead (see ``Sweep.lead``).
@@ -110,7 +110,6 @@ class Step:
 @attrs.define
 class Sweep:
     layout: Layout
-    facts: Sequence[UnitFacts]
     cost_model: CostModel
     timeline: Timeline
 
@@ -140,7 +139,7 @@ class Sweep:
         duration = self.duration(members)
         if follow is None:
             return duration
-        need = min(self.facts[m].need for m in members)
+        need = min(self.unit(m).need for m in members)
         next_need, next_lead = follow
         gap = self.timeline.base[next_need] - self.timeline.base[need]
         return duration + max(0.0, next_lead - gap)
@@ -152,8 +151,8 @@ class Sweep:
         extra: Sequence[Delay] = (),
         follow: Follow = None,
     ) -> Step:
-        ready = max(self.facts[m].ready for m in members)
-        need = min(self.facts[m].need for m in members)
+        ready = max(self.unit(m).ready for m in members)
+        need = min(self.unit(m).need for m in members)
         duration = self.duration(members)
         copy_in, copy_out = self.copy_times(members)
         timeline = self.timeline
@@ -183,9 +182,9 @@ class Sweep:
         for position in reversed(range(len(chain))):
             rest[position] = rest[position + 1] + self.duration([chain[position]])
             lead = self.lead([chain[position]], leads[position + 1])
-            leads[position] = (self.facts[chain[position]].need, lead)
+            leads[position] = (self.unit(chain[position]).need, lead)
         # The compute after the chain's last use follows its stream work too.
-        last_need = max(self.facts[number].need for number in chain)
+        last_need = max(self.unit(number).need for number in chain)
         tail = self.timeline.base[-1] - self.timeline.base[last_need]
         steps: list[Step] = []
         free = 0.0
@@ -220,7 +219,7 @@ class Sweep:
         follows: list[Follow] = []
         for members in reversed(buckets):
             follows.append(follow)
-            follow = (min(self.facts[m].need for m in members), self.lead(members, follow))
+            follow = (min(self.unit(m).need for m in members), self.lead(members, follow))
         delays: list[Delay] = []
         for members, following in zip(buckets, reversed(follows), strict=True):
             step = self.step(members, free, delays, following)
@@ -260,52 +259,39 @@ def skeleton_times(layout: Layout, cost_model: CostModel) -> list[float]:
     return times
 
 
-def plan_auto(
-    layout: Layout,
-    facts: Sequence[UnitFacts],
-    roles: Sequence[str | None],
-    cost_model: CostModel,
-    cap: int | None,
-    merge: bool,
-) -> list[Step]:
+def plan_auto(layout: Layout, cost_model: CostModel, cap: int | None, merge: bool) -> list[Step]:
     """The buckets and slots of every FSDP chain: all-gathers first, then reduce-scatters."""
-    sweep = Sweep(layout, facts, cost_model, Timeline(skeleton_times(layout, cost_model)))
+    sweep = Sweep(layout, cost_model, Timeline(skeleton_times(layout, cost_model)))
+    units = layout.units
     chains = sorted(
-        candidate_chains(layout, roles).items(), key=lambda item: item[0][0] != ALL_GATHER
+        candidate_chains(layout).values(), key=lambda c: units[c[0]].role is not Role.FSDP_GATHER
     )
     steps: list[Step] = []
-    for key, chain in chains:
-        gathers = key[0] == ALL_GATHER
+    for chain in chains:
+        gathers = units[chain[0]].role is Role.FSDP_GATHER
         ordered = sorted(
-            chain,
-            key=lambda u: (facts[u].need if gathers else facts[u].ready, layout.units[u].order),
+            chain, key=lambda u: (units[u].need if gathers else units[u].ready, units[u].order)
         )
         steps += sweep.run(ordered, cap, merge)
     return steps
 
 
-def placed_function(
-    layout: Layout,
-    facts: Sequence[UnitFacts],
-    steps: Sequence[Step],
-    budget: float | None,
-) -> Func | None:
+def placed_function(layout: Layout, steps: Sequence[Step], budget: float | None) -> Func | None:
     """The function for a plan, or None when it cannot be made to fit the budget. Over budget,
     units move home first (``fit_budget``); then the largest bucket live at the peak is split
     in two halves (which may then move home), until the plan fits or no bucket is left."""
     steps = list(steps)
     while True:
-        bucketed, origin = apply_buckets(layout, facts, [list(step.members) for step in steps])
-        new_facts = analyze(bucketed)
-        issue, finish = home_placement(bucketed)
+        bucketed, origin = apply_buckets(layout, [list(step.members) for step in steps])
+        placement = home_placement(bucketed)
         by_first = {step.members[0]: step for step in steps}
         for number, old in enumerate(origin):
             if old in by_first:
-                issue[number], finish[number] = by_first[old].issue, by_first[old].finish
-        enforce(bucketed, new_facts, issue, finish, monotone=False)
-        if fit_budget(bucketed, new_facts, issue, finish, budget, monotone=False):
-            return build_function(bucketed, new_facts, issue, finish)
-        emitted = emit(bucketed, new_facts, issue, finish)
+                placement[number] = Slots(by_first[old].issue, by_first[old].finish)
+        enforce(bucketed, placement, monotone=False)
+        if fit_budget(bucketed, placement, budget, monotone=False):
+            return build_function(bucketed, placement)
+        emitted = emit(bucketed, placement)
         peak = memory_profile(emitted.ops, layout.func.args).peak_index
         live = [
             number
@@ -325,21 +311,15 @@ def placed_function(
 
 
 def auto_bucket(
-    func: Func,
-    layout: Layout,
-    roles: Sequence[str | None],
-    cost_model: CostModel,
-    cap: int | None,
-    budget: float | None,
+    func: Func, layout: Layout, cost_model: CostModel, cap: int | None, budget: float | None
 ) -> Func:
-    facts = analyze(layout)
     candidates: list[Func] = []
     input_peak = memory_profile(flatten(func).ops, func.args).peak_bytes
     if budget is None or input_peak <= budget:
         candidates.append(func)
     for merge in (False, True):
-        steps = plan_auto(layout, facts, roles, cost_model, cap, merge)
-        placed = placed_function(layout, facts, steps, budget)
+        steps = plan_auto(layout, cost_model, cap, merge)
+        placed = placed_function(layout, steps, budget)
         if placed is not None:
             candidates.append(placed)
     if not candidates:

@@ -26,13 +26,10 @@ import attrs
 
 from ctc.ir.attributes import DictAttr, TagAttr
 from ctc.ir.core import Func, Loc, Op, Value
-from ctc.ir.ops import AllGatherOp, ReduceScatterOp, ReturnOp, make_op
+from ctc.ir.ops import AllGatherOp, ReduceScatterOp, ReturnOp, WaitOp, make_op
 from ctc.ir.types import TensorType, tensor
 from ctc.schedule.opinfo import tensor_type
-from ctc.schedule.units import CommUnit, Layout, UnitFacts
-
-ALL_GATHER = "all_gather"
-REDUCE_SCATTER = "reduce_scatter"
+from ctc.schedule.units import CommUnit, Layout, Role
 
 # The stream attribute that gives FSDP all-gathers their own communicator, so that they overlap
 # with reduce-scatters of the same mesh dimension (as torch's block bucketing does).
@@ -57,19 +54,16 @@ def _static_shape(value: Value) -> tuple[int, ...] | None:
     return tuple(int(d) for d in value_type.shape)
 
 
-def _dim(op: Op) -> int:
-    dim = op.attr("dim")
-    return int(getattr(dim, "value", 0) or 0)
-
-
-def fsdp_role(unit: CommUnit, func: Func, returned: dict[str, str]) -> str | None:
-    """``all_gather`` for a dim-0 all-gather of a parameter (through movable ops only),
-    ``reduce_scatter`` for a dim-0 reduce-scatter whose result is returned as a gradient, None
+def fsdp_role(unit: CommUnit, func: Func, returned: dict[str, str]) -> Role:
+    """``FSDP_GATHER`` for a dim-0 all-gather of a parameter (through movable ops only),
+    ``FSDP_REDUCE`` for a dim-0 reduce-scatter whose result is returned as a gradient, ``OTHER``
     for anything else (tensor-parallel and expert-parallel collectives stay as they are)."""
     op = unit.collective
+    if not isinstance(op, AllGatherOp | ReduceScatterOp):
+        return Role.OTHER
     shape = _static_shape(op.input)
-    if shape is None or not shape or _dim(op) != 0 or op.size < 2:
-        return None
+    if shape is None or not shape or op.dim != 0 or op.size < 2:
+        return Role.OTHER
     if isinstance(op, AllGatherOp):
         params = {
             arg.name
@@ -81,13 +75,12 @@ def fsdp_role(unit: CommUnit, func: Func, returned: dict[str, str]) -> str | Non
         while value.name in defined:
             sources = [v for v in defined[value.name].operand_values() if tensor_type(v)]
             if len(sources) != 1:
-                return None
+                return Role.OTHER
             value = sources[0]
-        return ALL_GATHER if value.name in params else None
-    if isinstance(op, ReduceScatterOp):
-        finished = {r.name for o in unit.finish for r in o.results}
-        return REDUCE_SCATTER if any(returned.get(name) == "grad" for name in finished) else None
-    return None
+        return Role.FSDP_GATHER if value.name in params else Role.OTHER
+    finished = {r.name for o in unit.finish for r in o.results}
+    is_gradient = any(returned.get(name) == "grad" for name in finished)
+    return Role.FSDP_REDUCE if is_gradient else Role.OTHER
 
 
 # Result attributes that say what a returned value is (``ctc.frontend.boundary``); others, such
@@ -107,24 +100,25 @@ def returned_roles(func: Func) -> dict[str, str]:
     return roles
 
 
-def block_key(unit: CommUnit, layout: Layout, facts: UnitFacts) -> str | None:
+def block_key(unit: CommUnit, layout: Layout) -> str | None:
     """The block a collective belongs to, from the first module path found on its collective, its
     other ops, then the skeleton op it is issued for (an all-gather's first user, a
     reduce-scatter's producer)."""
     ops: list[Op] = [unit.collective, *unit.start, *unit.finish]
-    near = facts.need if isinstance(unit.collective, AllGatherOp) else facts.ready - 1
+    near = unit.need if isinstance(unit.collective, AllGatherOp) else unit.ready - 1
     if 0 <= near < len(layout.skeleton):
         ops.append(layout.skeleton[near])
     module = next((op.loc.module for op in ops if op.loc.module), None)
     return block_of(module) if module else None
 
 
-def compatibility(unit: CommUnit, role: str) -> tuple[object, ...]:
+def compatibility(unit: CommUnit) -> tuple[object, ...]:
     """Members of one bucket agree on all of this."""
     op = unit.collective
     value_type = tensor_type(op.input)
     dtype = value_type.dtype if value_type is not None else ""
-    return (role, unit.stream, dtype, op.size, str(op.attr("group")), str(op.attr("reduce_op")))
+    reduce_op = op.reduce_op if isinstance(op, ReduceScatterOp) else None
+    return (unit.role, unit.stream, dtype, op.size, op.group_dims, reduce_op)
 
 
 def bucket_bytes(units: Iterable[CommUnit]) -> int:
@@ -181,14 +175,16 @@ def with_stream(unit: CommUnit, stream: str | None) -> CommUnit:
 def make_bucket(
     members: Sequence[CommUnit], names: Names, prefix: str, module: str | None
 ) -> CommUnit:
-    """One unit doing the work of ``members`` (compatible, at least two), with copy-in/out ops."""
+    """One unit doing the work of ``members`` (compatible, at least two), with copy-in/out ops;
+    its slots are yet to be analyzed and chosen."""
     first = members[0].collective
     loc = Loc(module=module, phase=first.loc.phase)
     build = _gather_ops if isinstance(first, AllGatherOp) else _scatter_ops
     start, finish = build(members, names, prefix, loc)
     pre = tuple(op for m in members for op in m.start[:-1])
     post = tuple(op for m in members for op in m.finish[1:])
-    return CommUnit((*pre, *start), (*finish, *post), min(m.order for m in members), tuple(members))
+    order = min(m.order for m in members)
+    return CommUnit((*pre, *start), (*finish, *post), order, tuple(members), members[0].role)
 
 
 def _value(
@@ -233,9 +229,9 @@ def _gather_ops(
     start.append(make_op("aten.cat.default", [pieces], [buffer], {"dim": 0}, loc=loc))
     gathered = _value(names, f"{prefix}.ag", dtype, [ranks * total])
     attributes = _collective_attributes(first)
-    start.append(make_op("coll.all_gather", [buffer], [gathered], attributes, loc=loc))
+    start.append(make_op(AllGatherOp.OP_NAME, [buffer], [gathered], attributes, loc=loc))
     waited = _value(names, f"{prefix}.out", dtype, [ranks * total])
-    finish: list[Op] = [make_op("coll.wait", [gathered], [waited], loc=loc)]
+    finish: list[Op] = [make_op(WaitOp.OP_NAME, [gathered], [waited], loc=loc)]
     rows = _value(names, f"{prefix}.rows", dtype, [ranks, total])
     finish.append(make_op("aten.view.default", [waited], [rows], {"size": [ranks, total]}, loc=loc))
     offset = 0
@@ -283,9 +279,9 @@ def _scatter_ops(
     start.append(make_op("aten.view.default", [joined], [flat], {"size": [ranks * total]}, loc=loc))
     scattered = _value(names, f"{prefix}.rs", dtype, [total])
     attributes = _collective_attributes(first)
-    start.append(make_op("coll.reduce_scatter", [flat], [scattered], attributes, loc=loc))
+    start.append(make_op(ReduceScatterOp.OP_NAME, [flat], [scattered], attributes, loc=loc))
     waited = _value(names, f"{prefix}.out", dtype, [total])
-    finish: list[Op] = [make_op("coll.wait", [scattered], [waited], loc=loc)]
+    finish: list[Op] = [make_op(WaitOp.OP_NAME, [scattered], [waited], loc=loc)]
     offset = 0
     for index, (member, chunk) in enumerate(zip(members, chunks, strict=True)):
         result = member.finish[0].results[0]

@@ -1,6 +1,6 @@
-"""Placements: where each communication unit is issued and waited (slots of a ``Layout``).
+"""Placements: where each communication unit is issued and waited (``Slots`` of a ``Layout``).
 
-A placement is two lists, ``issue[u]`` and ``finish[u]``; policies here compute them from
+A placement holds ``Slots(issue, finish)`` per unit; policies here compute them from
 rank-independent facts only (slots, roles, sizes), with ties broken by original order:
 
 - ``home``: where the input program had them (for a bucket: issued and waited at its first use
@@ -16,112 +16,92 @@ program's peak memory is within the budget.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ctc.ir.ops import AllGatherOp
-from ctc.schedule.bucketing import ALL_GATHER, REDUCE_SCATTER, bucket_bytes
+from ctc.schedule.bucketing import bucket_bytes
 from ctc.schedule.memory import memory_profile
-from ctc.schedule.units import Layout, UnitFacts, emit
-
-Slots = list[int]
+from ctc.schedule.units import CommUnit, Layout, Placement, Role, Slots, emit
 
 
-def home_placement(layout: Layout) -> tuple[Slots, Slots]:
-    return list(layout.home_issue), list(layout.home_finish)
+def home_placement(layout: Layout) -> Placement:
+    return [Slots(unit.home_issue, unit.home_finish) for unit in layout.units]
 
 
-def home_slots(unit_is_gather: bool, facts: UnitFacts) -> tuple[int, int]:
+def home_slots(unit: CommUnit) -> tuple[int, int]:
     """The smallest-footprint slots of a bucket that has no place in the input program."""
-    slot = facts.need if unit_is_gather else facts.ready
+    slot = unit.need if isinstance(unit.collective, AllGatherOp) else unit.ready
     return slot, slot
 
 
-def _chains(layout: Layout, roles: Sequence[str | None], role: str) -> dict[str, list[int]]:
+def _chains(layout: Layout, role: Role) -> dict[str, list[int]]:
     chains: dict[str, list[int]] = {}
     for number, unit in enumerate(layout.units):
-        if roles[number] == role:
+        if unit.role is role:
             chains.setdefault(unit.stream, []).append(number)
     return chains
 
 
-def block_placement(
-    layout: Layout, facts: Sequence[UnitFacts], roles: Sequence[str | None], prefetch: int
-) -> tuple[Slots, Slots]:
-    issue, finish = home_placement(layout)
-    for chain in _chains(layout, roles, ALL_GATHER).values():
-        chain.sort(key=lambda u: (facts[u].need, layout.units[u].order))
-        for position, unit in enumerate(chain):
-            fact = facts[unit]
-            finish[unit] = fact.need
+def block_placement(layout: Layout, prefetch: int) -> Placement:
+    placement = home_placement(layout)
+    units = layout.units
+    for chain in _chains(layout, Role.FSDP_GATHER).values():
+        chain.sort(key=lambda u: (units[u].need, units[u].order))
+        for position, number in enumerate(chain):
+            unit, slots = units[number], placement[number]
+            slots.finish = unit.need
             if position < prefetch:
-                issue[unit] = fact.ready
+                slots.issue = unit.ready
             else:
-                ahead = facts[chain[position - prefetch]].need
-                issue[unit] = max(fact.ready, min(ahead, fact.need))
-    for chain in _chains(layout, roles, REDUCE_SCATTER).values():
-        chain.sort(key=lambda u: (facts[u].ready, layout.units[u].order))
-        for position, unit in enumerate(chain):
-            fact = facts[unit]
-            issue[unit] = fact.ready
+                ahead = units[chain[position - prefetch]].need
+                slots.issue = max(unit.ready, min(ahead, unit.need))
+    for chain in _chains(layout, Role.FSDP_REDUCE).values():
+        chain.sort(key=lambda u: (units[u].ready, units[u].order))
+        for position, number in enumerate(chain):
+            unit, slots = units[number], placement[number]
+            slots.issue = unit.ready
             if position + prefetch < len(chain) and prefetch > 0:
-                later = facts[chain[position + prefetch]].ready
-                finish[unit] = max(fact.ready, min(later, fact.need))
+                later = units[chain[position + prefetch]].ready
+                slots.finish = max(unit.ready, min(later, unit.need))
             elif prefetch > 0:
-                finish[unit] = fact.need
+                slots.finish = unit.need
             else:
-                finish[unit] = fact.ready
-    enforce(layout, facts, issue, finish, monotone=False)
-    return issue, finish
+                slots.finish = unit.ready
+    enforce(layout, placement, monotone=False)
+    return placement
 
 
-def eager_placement(layout: Layout, facts: Sequence[UnitFacts]) -> tuple[Slots, Slots]:
-    issue = [fact.ready for fact in facts]
-    finish = [fact.need for fact in facts]
-    enforce(layout, facts, issue, finish, monotone=True)
-    return issue, finish
+def eager_placement(layout: Layout) -> Placement:
+    placement = [Slots(unit.ready, unit.need) for unit in layout.units]
+    enforce(layout, placement, monotone=True)
+    return placement
 
 
-def enforce(
-    layout: Layout,
-    facts: Sequence[UnitFacts],
-    issue: Slots,
-    finish: Slots,
-    monotone: bool,
-) -> None:
+def enforce(layout: Layout, placement: Placement, monotone: bool) -> None:
     """Makes a placement valid in place: ready <= issue <= finish <= need, a unit issued after
     the units it reads from finish, and (``monotone``) each stream's issue order kept."""
     last_issue: dict[str, int] = {}
-    for number in sorted(range(len(layout.units)), key=lambda u: layout.units[u].order):
-        fact = facts[number]
-        slot = max([issue[number], fact.ready, *(finish[v] for v in fact.after)])
+    units = layout.units
+    for number in sorted(range(len(units)), key=lambda u: units[u].order):
+        unit, slots = units[number], placement[number]
+        slot = max([slots.issue, unit.ready, *(placement[v].finish for v in unit.after)])
         if monotone:
-            slot = max(slot, last_issue.get(layout.units[number].stream, 0))
-            last_issue[layout.units[number].stream] = slot
-        issue[number] = min(slot, fact.need)
-        finish[number] = min(max(finish[number], issue[number]), fact.need)
+            slot = max(slot, last_issue.get(unit.stream, 0))
+            last_issue[unit.stream] = slot
+        slots.issue = min(slot, unit.need)
+        slots.finish = min(max(slots.finish, slots.issue), unit.need)
 
 
-def peak_memory(
-    layout: Layout, facts: Sequence[UnitFacts], issue: Sequence[int], finish: Sequence[int]
-) -> int:
-    emitted = emit(layout, facts, issue, finish)
+def peak_memory(layout: Layout, placement: Placement) -> int:
+    emitted = emit(layout, placement)
     return memory_profile(emitted.ops, layout.func.args).peak_bytes
 
 
-def fit_budget(
-    layout: Layout,
-    facts: Sequence[UnitFacts],
-    issue: Slots,
-    finish: Slots,
-    budget: float | None,
-    monotone: bool,
-) -> bool:
+def fit_budget(layout: Layout, placement: Placement, budget: float | None, monotone: bool) -> bool:
     """Moves units home (in place) until peak memory <= ``budget``; False if it cannot."""
     if budget is None:
         return True
-    home = list(zip(layout.home_issue, layout.home_finish, strict=True))
-    for _ in range(len(layout.units) + 1):
-        emitted = emit(layout, facts, issue, finish)
+    units = layout.units
+    for _ in range(len(units) + 1):
+        emitted = emit(layout, placement)
         profile = memory_profile(emitted.ops, layout.func.args)
         if profile.peak_bytes <= budget:
             return True
@@ -129,18 +109,15 @@ def fit_budget(
         covering = [
             number
             for number, (first, last) in enumerate(emitted.spans)
-            if first <= peak <= last and (issue[number], finish[number]) != home[number]
+            if first <= peak <= last and not _at_home(units[number], placement[number])
         ]
         if not covering:
             return False
-        chosen = max(
-            covering,
-            key=lambda u: (bucket_bytes([layout.units[u]]), -layout.units[u].order),
-        )
-        issue[chosen], finish[chosen] = home[chosen]
-        enforce(layout, facts, issue, finish, monotone)
-    return peak_memory(layout, facts, issue, finish) <= budget
+        chosen = max(covering, key=lambda u: (bucket_bytes([units[u]]), -units[u].order))
+        placement[chosen] = Slots(units[chosen].home_issue, units[chosen].home_finish)
+        enforce(layout, placement, monotone)
+    return peak_memory(layout, placement) <= budget
 
 
-def is_gather(layout: Layout, number: int) -> bool:
-    return isinstance(layout.units[number].collective, AllGatherOp)
+def _at_home(unit: CommUnit, slots: Slots) -> bool:
+    return (slots.issue, slots.finish) == (unit.home_issue, unit.home_finish)

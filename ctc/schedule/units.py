@@ -5,17 +5,19 @@ that feed only this collective -- casts, views, a bucket's copy-in -- then the c
 its ``finish`` group (the ``coll.wait``, then movable ops fed only by it -- a bucket's copy-out,
 a cast of a gradient). Everything else is the skeleton, whose order scheduling never changes.
 
-A placement gives every unit an *issue slot* and a *finish slot*: slot ``k`` is the gap before
-skeleton op ``k``. ``analyze`` derives what the data allows: a unit can issue no earlier than
-``ready`` (after the skeleton ops producing its inputs) and must finish by ``need`` (before the
-first skeleton op using its results), plus unit-to-unit orderings when one unit feeds another.
-``emit`` turns a placement into a flat op list; within a gap, waits of earlier issued units come
-first, then issues, then waits of units issued in the same gap -- each in original order.
+A placement gives every unit an *issue slot* and a *finish slot* (``Slots``): slot ``k`` is the
+gap before skeleton op ``k``. Every layout is analyzed as it is built: each unit records what the
+data allows it: it can issue no earlier than ``ready`` (after the skeleton ops producing its
+inputs) and must finish by ``need`` (before the first skeleton op using its results), plus
+unit-to-unit orderings when one unit feeds another. ``emit`` turns a placement into a flat op
+list; within a gap, waits of earlier issued units come first, then issues, then waits of units
+issued in the same gap -- each in original order.
 """
 
 from __future__ import annotations
 
 import bisect
+import enum
 import heapq
 from collections.abc import Sequence
 
@@ -26,15 +28,38 @@ from ctc.ir.ops import CollectiveOp, RegionOp, WaitOp
 from ctc.schedule.graph import RegionPath, common_path, flatten, is_movable, stream_of
 
 
+class Role(enum.Enum):
+    """What scheduling may do with a collective (``ctc.schedule.bucketing.fsdp_role``)."""
+
+    # A dim-0 all-gather of a parameter: bucketed with its neighbours, prefetched.
+    FSDP_GATHER = enum.auto()
+    # A dim-0 reduce-scatter of a gradient the function returns: bucketed, waited late.
+    FSDP_REDUCE = enum.auto()
+    # Tensor- and expert-parallel collectives and any other: moved, never bucketed.
+    OTHER = enum.auto()
+
+
 @attrs.frozen
 class CommUnit:
-    """``order``: flat position of the collective (of a bucket's first member) in the input.
-    ``members``: the units a bucket merged (empty for a collective of the input)."""
+    """One collective with its tied ops, and everything scheduling knows about it.
+
+    ``order``: flat position of the collective (of a bucket's first member) in the input.
+    ``members``: the units a bucket merged (empty for a collective of the input). ``role``: what
+    scheduling may do with it. ``home_issue``/``home_finish``: the slots where the input program
+    had it (for a bucket: ``placement.home_slots``). ``ready``, ``need``, ``after``: what the data
+    allows (set by the layout's analysis): issue >= ready, finish <= need, and issue >= the
+    finish of every unit in ``after`` (it uses their results)."""
 
     start: tuple[Op, ...]
     finish: tuple[Op, ...]
     order: int
     members: tuple[CommUnit, ...] = ()
+    role: Role = Role.OTHER
+    home_issue: int = 0
+    home_finish: int = 0
+    ready: int = 0
+    need: int = 0
+    after: tuple[int, ...] = ()
 
     @property
     def collective(self) -> CollectiveOp:
@@ -49,16 +74,14 @@ class CommUnit:
 
 @attrs.frozen
 class Layout:
-    """A function as skeleton + units. ``paths`` are the skeleton ops' region paths; ``home_*``
-    the slots where the input program had each unit (see ``placement.home_slots`` for buckets)."""
+    """A function as skeleton + units; ``paths`` are the skeleton ops' region paths. Build one
+    with ``decompose`` or ``with_units``, which analyze its units."""
 
     func: Func
     skeleton: tuple[Op, ...]
     paths: tuple[RegionPath, ...]
     regions: tuple[RegionOp, ...]
     units: tuple[CommUnit, ...]
-    home_issue: tuple[int, ...]
-    home_finish: tuple[int, ...]
 
     @property
     def slots(self) -> int:
@@ -66,14 +89,16 @@ class Layout:
         return max(len(self.skeleton) - 1, 0)
 
 
-@attrs.frozen
-class UnitFacts:
-    """What the data allows a unit: issue >= ready, finish <= need, issue >= finish of every unit
-    in ``after`` (it uses their results)."""
+@attrs.define
+class Slots:
+    """Where a placement puts one unit: issued in gap ``issue``, finished in gap ``finish``."""
 
-    ready: int
-    need: int
-    after: tuple[int, ...]
+    issue: int
+    finish: int
+
+
+# A placement: the slots of every unit of a layout, by unit number.
+Placement = list[Slots]
 
 
 def decompose(func: Func) -> Layout:
@@ -106,23 +131,24 @@ def decompose(func: Func) -> Layout:
     def slot_before(flat_index: int) -> int:
         return bisect.bisect_left(skeleton_index, flat_index)
 
-    units = []
-    issue, finish_slots = [], []
-    for start, finish in groups:
-        units.append(
-            CommUnit(tuple(ops[i] for i in start), tuple(ops[i] for i in finish), start[-1])
+    units = [
+        CommUnit(
+            tuple(ops[i] for i in start),
+            tuple(ops[i] for i in finish),
+            start[-1],
+            home_issue=slot_before(start[-1]),
+            home_finish=slot_before(finish[0]),
         )
-        issue.append(slot_before(start[-1]))
-        finish_slots.append(slot_before(finish[0]))
-    return Layout(
+        for start, finish in groups
+    ]
+    layout = Layout(
         func,
         tuple(ops[i] for i in skeleton_index),
         tuple(flat.paths[i] for i in skeleton_index),
         flat.regions,
-        tuple(units),
-        tuple(issue),
-        tuple(finish_slots),
+        (),
     )
+    return with_units(layout, units)
 
 
 def _feeding_cone(
@@ -174,7 +200,9 @@ def _fed_cone(
     return sorted(cone)
 
 
-def analyze(layout: Layout) -> list[UnitFacts]:
+def with_units(layout: Layout, units: Sequence[CommUnit]) -> Layout:
+    """``layout`` with ``units``, each analyzed: what the data allows it (see ``CommUnit``)."""
+    layout = attrs.evolve(layout, units=tuple(units))
     skeleton_def: dict[str, int] = {}
     for k, op in enumerate(layout.skeleton):
         for result in op.results:
@@ -188,7 +216,7 @@ def analyze(layout: Layout) -> list[UnitFacts]:
     for k, op in enumerate(layout.skeleton):
         for value in op.operand_values():
             first_skeleton_use.setdefault(value.name, k)
-    facts = []
+    analyzed = []
     for number, unit in enumerate(layout.units):
         inner = {r.name for op in unit.start for r in op.results}
         ready, after = 0, set()
@@ -204,8 +232,8 @@ def analyze(layout: Layout) -> list[UnitFacts]:
         for op in unit.finish:
             for result in op.results:
                 need = min(need, first_skeleton_use.get(result.name, need))
-        facts.append(UnitFacts(ready, need, tuple(sorted(after))))
-    return facts
+        analyzed.append(attrs.evolve(unit, ready=ready, need=need, after=tuple(sorted(after))))
+    return attrs.evolve(layout, units=tuple(analyzed))
 
 
 @attrs.frozen
@@ -218,14 +246,12 @@ class Emitted:
     spans: tuple[tuple[int, int], ...]
 
 
-def emit(
-    layout: Layout, facts: Sequence[UnitFacts], issue: Sequence[int], finish: Sequence[int]
-) -> Emitted:
+def emit(layout: Layout, placement: Placement) -> Emitted:
     by_slot: dict[int, list[tuple[int, int, str]]] = {}
-    for number in range(len(layout.units)):
-        same_gap = issue[number] == finish[number]
-        by_slot.setdefault(issue[number], []).append((1, number, "start"))
-        by_slot.setdefault(finish[number], []).append((2 if same_gap else 0, number, "finish"))
+    for number, slots in enumerate(placement):
+        same_gap = slots.issue == slots.finish
+        by_slot.setdefault(slots.issue, []).append((1, number, "start"))
+        by_slot.setdefault(slots.finish, []).append((2 if same_gap else 0, number, "finish"))
     ops: list[Op] = []
     paths: list[RegionPath] = []
     first: dict[int, int] = {}
@@ -234,7 +260,7 @@ def emit(
         before = layout.paths[k - 1] if k > 0 else ()
         after = layout.paths[k] if k < len(layout.skeleton) else ()
         path = common_path(before, after)
-        for number, part in _order_gap(by_slot.get(k, []), layout.units, facts):
+        for number, part in _order_gap(by_slot.get(k, []), layout.units):
             unit = layout.units[number]
             group = unit.start if part == "start" else unit.finish
             if part == "start":
@@ -251,7 +277,7 @@ def emit(
 
 
 def _order_gap(
-    entries: list[tuple[int, int, str]], units: Sequence[CommUnit], facts: Sequence[UnitFacts]
+    entries: list[tuple[int, int, str]], units: Sequence[CommUnit]
 ) -> list[tuple[int, str]]:
     """The groups of one gap in a valid order (a unit starts before it finishes, and after the
     units it reads from finish), preferring (class, original order)."""
@@ -263,7 +289,7 @@ def _order_gap(
         if part == "finish":
             blockers.append((number, "start"))
         else:
-            blockers += [(earlier, "finish") for earlier in facts[number].after]
+            blockers += [(earlier, "finish") for earlier in units[number].after]
         for blocker in blockers:
             if blocker in keys:
                 waiting[(number, part)] += 1
@@ -283,19 +309,17 @@ def _order_gap(
     return ordered
 
 
-def check_placement(
-    layout: Layout, facts: Sequence[UnitFacts], issue: Sequence[int], finish: Sequence[int]
-) -> list[str]:
+def check_placement(layout: Layout, placement: Placement) -> list[str]:
     """Why a placement is invalid (empty when valid)."""
     problems = []
-    for number, fact in enumerate(facts):
-        if not fact.ready <= issue[number] <= finish[number] <= fact.need:
+    for number, (unit, slots) in enumerate(zip(layout.units, placement, strict=True)):
+        if not unit.ready <= slots.issue <= slots.finish <= unit.need:
             problems.append(
-                f"unit {number}: need ready {fact.ready} <= issue {issue[number]} <= "
-                f"finish {finish[number]} <= need {fact.need}"
+                f"unit {number}: need ready {unit.ready} <= issue {slots.issue} <= "
+                f"finish {slots.finish} <= need {unit.need}"
             )
-        for earlier in fact.after:
-            if finish[earlier] > issue[number]:
+        for earlier in unit.after:
+            if placement[earlier].finish > slots.issue:
                 problems.append(f"unit {number} issues before unit {earlier} finishes")
     return problems
 

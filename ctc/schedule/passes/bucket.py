@@ -30,13 +30,13 @@ from ctc.schedule.phases import keep_forward_first
 from ctc.schedule.placement import block_placement, fit_budget
 from ctc.schedule.plan import (
     apply_buckets,
+    assign_roles,
     block_groups,
     build_function,
     streams_split,
-    unit_roles,
 )
 from ctc.schedule.profile import load_profile
-from ctc.schedule.units import analyze, decompose
+from ctc.schedule.units import Role, decompose
 
 DEFAULT_CAP = Size(500 * 10**6, "MB")
 # bucket(auto)'s default memory budget: the input's peak (a ratio).
@@ -105,31 +105,26 @@ class BucketPass(Pass):
         return check(attrs.evolve(module, functions=functions))
 
     def bucket_function(self, func: Func, cost_model: CostModel) -> Func:
-        layout = decompose(func)
-        roles = unit_roles(layout)
-        if not any(roles):
+        layout = assign_roles(decompose(func))
+        if all(unit.role is Role.OTHER for unit in layout.units):
             return func
         if self.split_streams:
-            layout = streams_split(layout, roles)
+            layout = streams_split(layout)
         input_peak = memory_profile(flatten(func).ops, func.args).peak_bytes
         cap = None if self.cap is None else self.cap.bytes
         if self.mode == "auto":
             budget = resolve_budget(
                 AUTO_BUDGET if self.memory_budget is None else self.memory_budget, input_peak
             )
-            chosen = auto_bucket(func, layout, roles, cost_model, cap, budget)
+            chosen = auto_bucket(func, layout, cost_model, cap, budget)
             return fill_stalls(chosen, cost_model, None)
         budget = resolve_budget(self.memory_budget, input_peak)
-        facts = analyze(layout)
-        groups = block_groups(layout, facts, roles, cap)
-        bucketed, origin = apply_buckets(layout, facts, groups)
-        bucketed_roles = [roles[number] for number in origin]
-        facts = analyze(bucketed)
-        issue, finish = block_placement(bucketed, facts, bucketed_roles, self.prefetch)
-        if not fit_budget(bucketed, facts, issue, finish, budget, monotone=False):
+        bucketed, _ = apply_buckets(layout, block_groups(layout, cap))
+        placement = block_placement(bucketed, self.prefetch)
+        if not fit_budget(bucketed, placement, budget, monotone=False):
             raise CtcError(
                 f"bucket(block) on @{func.name} needs more than memory_budget "
                 f"({budget:.0f} bytes; the input peaks at {input_peak}); raise the budget, "
                 "lower cap, or use bucket(auto)"
             )
-        return build_function(bucketed, facts, issue, finish)
+        return build_function(bucketed, placement)

@@ -16,7 +16,7 @@ from ctc.schedule.passes.options import memory_budget_option
 from ctc.schedule.phases import keep_forward_first
 from ctc.schedule.placement import eager_placement, fit_budget
 from ctc.schedule.plan import build_function
-from ctc.schedule.units import analyze, decompose
+from ctc.schedule.units import decompose
 
 DEFAULT_BUDGET = 1.05
 
@@ -53,8 +53,7 @@ class ReorderPass(Pass):
         input_peak = memory_profile(flatten(func).ops, func.args).peak_bytes
         requested = DEFAULT_BUDGET if self.memory_budget is None else self.memory_budget
         budget = resolve_budget(requested, input_peak)
-        facts = analyze(layout)
-        issue, finish = eager_placement(layout, facts)
-        if not fit_budget(layout, facts, issue, finish, budget, monotone=True):
+        placement = eager_placement(layout)
+        if not fit_budget(layout, placement, budget, monotone=True):
             return func
-        return build_function(layout, facts, issue, finish)
+        return build_function(layout, placement)
