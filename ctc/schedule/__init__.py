@@ -12,7 +12,8 @@ The modules, from the bottom up, and what each depends on besides ``ctc.ir``:
 - ``memory``: peak memory by liveness, and memory budgets (``opinfo``);
 - ``simulate``: the discrete-event simulator and its Chrome trace (``cost``, ``graph``,
   ``memory``);
-- ``units``: a function as a compute skeleton plus communication units, and back (``graph``);
+- ``units``: a function as a compute skeleton plus communication units, one record per
+  collective (its ops, ``Role``, home slots, what the data allows), and back (``graph``);
 - ``bucketing``: FSDP roles of units, and buckets with their copy-in/out ops (``units``);
 - ``placement``: where each unit is issued and waited, within a budget (``bucketing``,
   ``memory``, ``units``);
