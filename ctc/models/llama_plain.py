@@ -173,15 +173,21 @@ class LlamaStep(nn.Module):
 
 
 def init_weights(step: LlamaStep, seed: int = 0) -> None:
-    """Normal(0, 0.02) weights and unit norms, from ``torch.manual_seed(seed)``."""
-    generator = torch.Generator(device="cpu").manual_seed(seed)
+    """Normal(0, 0.02) weights and unit norms, drawn on the parameters' device from ``seed`` (on
+    a GPU, drawing there keeps a 1B model's start from costing seconds of host time)."""
+    generators: dict[torch.device, torch.Generator] = {}
     with torch.no_grad():
         for name, parameter in step.named_parameters():
             if name.endswith("norm.weight"):
                 parameter.fill_(1.0)
                 continue
-            values = torch.randn(parameter.shape, generator=generator) * 0.02
-            parameter.copy_(values.to(parameter.device, parameter.dtype))
+            device = parameter.device
+            if device not in generators:
+                generators[device] = torch.Generator(device=device).manual_seed(seed)
+            values = torch.randn(
+                parameter.shape, generator=generators[device], device=device, dtype=parameter.dtype
+            )
+            parameter.copy_(values * 0.02)
 
 
 def build_llama(

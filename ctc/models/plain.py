@@ -9,6 +9,9 @@ torch does, torch 2.11 included (``tests/plain``, the GPU machine).
   torch's own ``parallelize_module``.
 - ``build_tensor_data_parallel``: the same, with every weight sharded over ``dp_shard`` by
   ``ctc.models.simple_dp`` (the torchtitan-free stand-in for ``ctc.models.tiny.build_tiny``).
+
+On one rank only ``AllReduceStep`` keeps collectives in its graph: DTensor issues none over a
+mesh dimension of size 1, functional collectives always do.
 """
 
 from __future__ import annotations

@@ -99,13 +99,38 @@ def eager_and_compiled(
     step, text = compile_through_text(model, (x, target), mesh)
     loss = run_compiled(step, model, (x, target))
     loss.backward()
-    return {
+    result = {
         "eager_loss": eager_loss.detach().float().numpy(),
         "loss": loss.detach().float().numpy(),
         "eager_grads": local_grads(eager),
         "grads": local_grads(model),
         "ir": text,
     }
+    if kind == "tensor_data_parallel":
+        result["summed_shards"] = summed_tensor_parallel_shards(mesh, x, target)
+    return result
+
+
+def summed_tensor_parallel_shards(
+    mesh: Any, x: torch.Tensor, target: torch.Tensor
+) -> dict[str, np.ndarray]:
+    """What data parallelism should give each rank: the tensor-parallel-only model's gradients
+    summed over ``dp_shard`` (each rank has its own batch), cut to this rank's rows."""
+    import torch.distributed as dist
+
+    from ctc.models.plain import build_tensor_parallel
+
+    model = build_tensor_parallel(mesh)
+    model(x, target).backward()
+    dp_mesh = mesh["dp_shard"]
+    rank, size = dp_mesh.get_local_rank(), dp_mesh.size()
+    shards = {}
+    for name, grad in local_grads(model).items():
+        summed = torch.from_numpy(grad)
+        dist.all_reduce(summed, group=dp_mesh.get_group())
+        rows = summed.shape[0] // size
+        shards[name] = summed[rank * rows : (rank + 1) * rows].numpy()
+    return shards
 
 
 def several_kinds(

@@ -59,6 +59,9 @@ def test_tensor_and_data_parallel_on_one_gloo_rank_matches_eager_bitwise(
     result = one_rank["tensor_data_parallel"]
     _assert_bitwise([result])
     assert "aten.mm.default" in result["ir"]
+    # One data-parallel rank: the gradients are the tensor-parallel model's.
+    for name, want in result["summed_shards"].items():
+        assert np.array_equal(result["eager_grads"][name], want), name
 
 
 @pytest.mark.slow
@@ -91,3 +94,8 @@ def test_tensor_and_data_parallel_on_four_gloo_ranks_matches_eager_bitwise() -> 
     # One all-gather per weight forward, one reduce-scatter per gradient backward.
     assert ir.count("coll.all_gather(") == 4 and ir.count("coll.reduce_scatter(") == 4
     assert 'group = "dp_shard"' in ir and 'group = "tp"' in ir
+    # Data parallelism sums the ranks' gradients: the reduce-scatter's sum against an all-reduce
+    # of the tensor-parallel model's gradients (two addends: the same sum in any order).
+    for result in results:
+        for name, want in result["summed_shards"].items():
+            assert np.array_equal(result["eager_grads"][name], want), name
