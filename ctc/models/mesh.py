@@ -26,7 +26,10 @@ DESCRIPTIONS = {
 @attrs.frozen
 class ModelDims:
     """The sizes a mesh must divide: attention heads, key/value heads, vocabulary, experts (0
-    for a dense model), sequence length (split over tp by sequence parallelism)."""
+    for a dense model), sequence length (split over tp by sequence parallelism); and, when
+    known, the first dimensions of the parameters (``ctc.models.shapes.FlavorShape``): those
+    sharded data parallelism splits alone, those it splits with tensor parallelism, and the
+    routed experts' hidden size. A count of 0 means the model has none."""
 
     name: str
     heads: int
@@ -34,6 +37,9 @@ class ModelDims:
     vocab: int
     experts: int
     seq_len: int
+    fsdp_rows: tuple[tuple[str, int], ...] = ()
+    fsdp_tp_rows: tuple[tuple[str, int], ...] = ()
+    expert_hidden: int = 0
 
 
 @attrs.frozen
@@ -110,51 +116,51 @@ class MeshSpec:
             )
         if model is None:
             return
-        tp = self.size("tp")
-        checks = [
-            (
-                tp,
-                model.heads,
-                "tp",
-                "attention heads",
-                "each tensor-parallel rank computes whole heads",
-            ),
-            (
-                tp,
-                model.kv_heads,
-                "tp",
-                "key/value heads",
-                "each tensor-parallel rank holds whole key/value heads",
-            ),
-            (
-                tp,
-                model.vocab,
-                "tp",
-                "vocabulary entries",
-                "the embedding, output layer and loss are split by vocabulary",
-            ),
-            (
-                tp,
-                model.seq_len,
-                "tp",
-                "sequence positions",
-                "sequence parallelism splits the sequence",
-            ),
-        ]
-        if ep > 1:
-            if not model.experts:
-                raise CtcError(f"ep={ep} needs a model with experts, and {model.name} has none")
-            checks.append(
-                (
-                    ep,
-                    model.experts,
-                    "ep",
-                    "experts",
-                    "each expert-parallel rank holds whole experts",
-                )
-            )
-        for degree, count, name, what, why in checks:
-            if count % degree:
+        if ep > 1 and not model.experts:
+            raise CtcError(f"ep={ep} needs a model with experts, and {model.name} has none")
+        for degree, count, name, what, why in self._divisions(model):
+            if count and count % degree:
                 raise CtcError(
                     f"{name}={degree} does not divide the {count} {what} of {model.name}: {why}"
                 )
+
+    def _divisions(self, model: ModelDims) -> list[tuple[int, int, str, str, str]]:
+        """(degree, count, degree's name, what is counted, why it must divide), in the order
+        a user should hear them."""
+        tp, dp_shard, ep = self.size("tp"), self.size("dp_shard"), self.size("ep")
+        divisions = [
+            (tp, model.heads, "tp", "attention heads", _WHY["heads"]),
+            (tp, model.kv_heads, "tp", "key/value heads", _WHY["kv_heads"]),
+            (tp, model.vocab, "tp", "vocabulary entries", _WHY["vocab"]),
+            (tp, model.seq_len, "tp", "sequence positions", _WHY["seq_len"]),
+        ]
+        if ep > 1:
+            divisions.append((ep, model.experts, "ep", "experts", _WHY["experts"]))
+        for what, size in model.fsdp_rows:
+            divisions.append((dp_shard, size, "dp_shard", f"rows of the {what}", _WHY["rows"]))
+        for what, size in model.fsdp_tp_rows:
+            rows = f"rows of the {what}"
+            divisions.append((dp_shard * tp, size, "dp_shard x tp", rows, _WHY["tp_rows"]))
+        if ep == 1:
+            return divisions  # the experts are then rows like any other (the router's count)
+        efsdp = self.expert_shard
+        if efsdp * ep <= model.experts:
+            divisions.append(
+                (efsdp * ep, model.experts, "efsdp x ep", "routed experts", _WHY["expert_shard"])
+            )
+        else:  # torchtitan then shards each expert's rows over efsdp instead
+            rows = "rows of each routed expert"
+            divisions.append((efsdp, model.expert_hidden, "efsdp", rows, _WHY["rows"]))
+        return divisions
+
+
+_WHY = {
+    "heads": "each tensor-parallel rank computes whole heads",
+    "kv_heads": "each tensor-parallel rank holds whole key/value heads",
+    "vocab": "the embedding, output layer and loss are split by vocabulary",
+    "seq_len": "sequence parallelism splits the sequence",
+    "experts": "each expert-parallel rank holds whole experts",
+    "rows": "sharded data parallelism (SimpleFSDP) splits every parameter evenly by rows",
+    "tp_rows": "sharded data parallelism splits these rows evenly after tensor parallelism has",
+    "expert_shard": "expert weights are sharded by expert over both",
+}
