@@ -13,8 +13,6 @@ from typing import Any
 import attrs
 import torch
 
-from ctc.errors import CtcError
-
 
 @attrs.frozen
 class TrainConfig:
@@ -145,15 +143,19 @@ def train_rank(rank: int, world_size: int, config: TrainConfig) -> dict[str, Any
 
 
 def check_config(config: TrainConfig) -> int:
-    """The world size of the config's mesh; a CtcError for a mesh or pipeline that cannot run."""
-    from ctc.dsl import parse_pipeline
-    from ctc.models.mesh import MeshSpec
+    """The world size of the config's mesh; a CtcError for anything that cannot run: the checks
+    of ``ctc train`` before it starts a process (``ctc.prelaunch.check_train``)."""
+    from ctc.prelaunch import check_train
 
-    if config.steps < 1:
-        raise CtcError("--steps must be at least 1")
-    if config.passes:
-        parse_pipeline(config.passes, device="cpu")
-    spec = MeshSpec.parse(config.mesh)
-    if config.model == "tiny" and set(dict(spec.ir_dims())) - {"dp_shard", "tp"}:
-        raise CtcError("the tiny model runs on dp_shard and tp only")
-    return spec.world_size
+    plan = check_train(
+        config.model,
+        config.flavor,
+        config.mesh,
+        config.passes,
+        config.steps,
+        config.batch,
+        config.seq_len,
+        config.lr,
+        config.check,
+    )
+    return plan.world_size

@@ -21,9 +21,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from ctc.cli.values import MAX_BATCH, MAX_RANKS, MAX_SEQ_LEN, whole_number
 from ctc.errors import CtcError
 from ctc.files import check_output, write_output
 from ctc.models.mesh import MeshSpec
+from ctc.prelaunch import check_capture
 
 MODELS = ("llama3", "deepseek_v3", "tiny")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -31,7 +33,9 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=MODELS, help="the model to capture")
-    parser.add_argument("--flavor", default="debugmodel", help="model flavor (default: debugmodel)")
+    parser.add_argument(
+        "--flavor", default="debugmodel", help="model flavor, e.g. 8B or debugmodel_flex_attn"
+    )
     parser.add_argument(
         "--mesh", required=True, metavar="SPEC", help="parallelism degrees, e.g. dp_shard=2,tp=4"
     )
@@ -41,13 +45,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="STAGES",
         help="joint, fwd, bwd, or a comma-separated list such as fwd,bwd (default: joint)",
     )
-    parser.add_argument("--batch", type=int, help="local batch size (default: the flavor's)")
-    parser.add_argument("--seq-len", type=int, help="sequence length (default: the flavor's)")
     parser.add_argument(
-        "--world-size", type=int, help="check the mesh against this many ranks (default: its own)"
+        "--batch", type=whole_number(1, MAX_BATCH), help="local batch size (default: the flavor's)"
     )
     parser.add_argument(
-        "--tracer", default="direct", choices=("direct", "dynamo"), help="(default: direct)"
+        "--seq-len",
+        type=whole_number(1, MAX_SEQ_LEN),
+        help="sequence length (default: the flavor's)",
+    )
+    parser.add_argument(
+        "--world-size",
+        type=whole_number(1, MAX_RANKS),
+        help="refuse a mesh that does not span this many ranks (default: the mesh's own size)",
+    )
+    parser.add_argument(
+        "--tracer",
+        default="direct",
+        choices=("direct", "dynamo"),
+        help="direct: AOT export of the module (4-5x faster); dynamo: torch.compile's graph "
+        "capture first, then AOT export (the reference system's way)",
     )
     for name, what in (
         ("param", "parameters are all-gathered and computed in"),
@@ -65,28 +81,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ctc.frontend import parse_stages
-    from ctc.models.flavors import resolve_flavor
+    plan = check_capture(
+        args.model, args.flavor, args.mesh, args.stage, args.batch, args.seq_len, args.world_size
+    )
+    if args.model == "tiny" and args.reduce_dtype:
+        raise CtcError(
+            "the tiny model reduces gradients in its parameters' dtype: no --reduce-dtype"
+        )
+    check_output(args.output)
 
     def progress(message: str) -> None:
         if not args.quiet:
             print(f"ctc capture: {message}", file=sys.stderr, flush=True)
 
-    check_output(args.output)
-    spec = MeshSpec.parse(args.mesh)
-    spec.check(world_size=args.world_size)
-    stages = parse_stages(args.stage)
-    for name, value in (("--batch", args.batch), ("--seq-len", args.seq_len)):
-        if value is not None and value < 1:
-            raise CtcError(f"{name} must be at least 1, got {value}")
-    if args.model != "tiny":
-        resolve_flavor(args.model, args.flavor)  # a bad flavor fails before torch loads
-
     # Noise from running the model on fake CPU tensors, about nothing the capture keeps.
     warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
     warnings.filterwarnings("ignore", message="In CPU autocast, but the target dtype")
     start = time.perf_counter()
-    module, layout, step_args, step_kwargs = _build(args, spec, progress)
+    module, layout, step_args, step_kwargs = _build(args, plan.mesh, progress)
     progress(f"built in {time.perf_counter() - start:.1f} s; capturing ({args.tracer} tracer)")
 
     from ctc.frontend import export_joint, lift_captured
@@ -98,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     ) as captured:
         nodes = len(captured.graph_module.graph.nodes)
         progress(f"captured {nodes} nodes in {captured.seconds:.1f} s; lifting {args.stage}")
-        ir = lift_captured(captured, layout, stages)
+        ir = lift_captured(captured, layout, plan.stages)
     progress(f"done in {time.perf_counter() - start:.1f} s")
     write_output(args.output, print_module(ir))
     return 0
@@ -127,12 +139,6 @@ def _build(args: argparse.Namespace, spec: MeshSpec, progress: Callable[[str], N
 
 
 def _build_tiny(args: argparse.Namespace, spec: MeshSpec) -> Built:
-    extra = [name for name, _ in spec.sizes if name not in ("dp_shard", "tp")]
-    if extra or args.flavor != "debugmodel" or args.batch or args.seq_len or args.reduce_dtype:
-        raise CtcError(
-            "the tiny model takes only the mesh dimensions dp_shard and tp, --param-dtype, and "
-            "no flavor, batch, sequence length or reduce dtype"
-        )
     import torch
     from torch.distributed.device_mesh import init_device_mesh
 

@@ -31,8 +31,13 @@ from ctc.passes.manager import PassManager, RunOptions, timing_report
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="an IR text file, or - for stdin")
-    parser.add_argument("--passes", default="", metavar="PIPELINE", help="the pass pipeline")
-    parser.add_argument("-o", "--output", metavar="OUT", help="write the IR here (default stdout)")
+    parser.add_argument(
+        "--passes",
+        default="",
+        metavar="PIPELINE",
+        help="the pass pipeline (default: none: parse, verify and print the IR)",
+    )
+    parser.add_argument("-o", "--output", metavar="OUT", help="write the IR here (default: stdout)")
     parser.add_argument(
         "--device", choices=DEVICES, help="the target (default: cuda if this machine has a GPU)"
     )
@@ -47,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="dump the IR after each pass of this name (repeatable, or comma-separated)",
+        help="dump the IR after each pass of this name (repeatable, or comma-separated; "
+        "default: none)",
     )
     parser.add_argument(
         "--print-ir-after-change",

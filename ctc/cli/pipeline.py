@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--explicit", action="store_true", help="print every option, defaults included"
     )
     parser.add_argument(
-        "--device", choices=DEVICES, help="check the pipeline can run on this target"
+        "--device",
+        choices=DEVICES,
+        help="check the pipeline can run on this target (default: no target assumed)",
     )
     parser.add_argument(
         "--list",

@@ -21,6 +21,7 @@ import sys
 
 import attrs
 
+from ctc.cli.values import MAX_RANKS, whole_number
 from ctc.errors import CtcError
 from ctc.files import check_output, read_text, write_output
 from ctc.ir import parse_module
@@ -38,20 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--gpus-per-node",
-        type=int,
+        type=whole_number(1, MAX_RANKS),
         default=None,
         metavar="N",
         help="ranks per node (default: the profile's; 8 for h100)",
     )
-    parser.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace")
+    parser.add_argument(
+        "--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace here (default: none)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
     profile = load_profile(args.device)
     if args.gpus_per_node is not None:
-        if args.gpus_per_node < 1:
-            raise CtcError(f"--gpus-per-node must be at least 1, got {args.gpus_per_node}")
         profile = attrs.evolve(profile, gpus_per_node=args.gpus_per_node)
     check_output(args.trace)
     text, name = read_text(args.file, "an IR file")

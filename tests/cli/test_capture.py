@@ -35,7 +35,7 @@ def test_capture_prints_verified_ir_of_the_tiny_step(tmp_path: Path) -> None:
         (["--mesh", "dp_shard=2,pp=2"], "unknown mesh dimension 'pp'"),
         (["--mesh", "dp_shard=2,tp=4", "--world-size", "4"], "spans 8 ranks"),
         (["--mesh", "tp=2", "--flavor", "9B"], "unknown flavor '9B' of llama3"),
-        (["--mesh", "tp=2", "--batch", "0"], "--batch must be at least 1"),
+        (["--mesh", "dp_shard=3,tp=4"], "dp_shard=3 does not divide the 256 rows of the model"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(

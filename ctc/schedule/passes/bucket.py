@@ -38,6 +38,8 @@ from ctc.schedule.plan import (
 from ctc.schedule.profile import load_profile
 from ctc.schedule.units import Role, decompose
 
+# More buckets ahead than any model has blocks (llama3 405B: 126) is a typo, not a schedule.
+MAX_PREFETCH = 1024
 DEFAULT_CAP = Size(500 * 10**6, "MB")
 # bucket(auto)'s default memory budget: the input's peak (a ratio).
 AUTO_BUDGET = 1.0
@@ -81,7 +83,9 @@ class BucketPass(Pass):
         positional=True,
     )
     prefetch: int = option(
-        IntOption(minimum=0), default=1, doc="buckets to all-gather ahead of use"
+        IntOption(minimum=0, maximum=MAX_PREFETCH),
+        default=1,
+        doc="buckets to all-gather ahead of use",
     )
     # Size is a frozen attrs class; ruff cannot tell that the option() default is immutable.
     cap: Size | None = option(  # noqa: RUF009
