@@ -58,3 +58,16 @@ def test_verify_reads_stdin_and_reports_missing_files() -> None:
 def test_help_has_an_example() -> None:
     result = _ctc("verify", "--help")
     assert result.returncode == 0 and "Example:" in result.stdout
+
+
+def test_every_file_is_reported_even_after_a_bad_one(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ctc"
+    bad.write_text("module {\n  func @joint( {\n}\n")
+    result = _ctc("verify", str(EXAMPLE), str(tmp_path / "missing.ctc"), str(bad), str(EXAMPLE))
+    assert result.returncode == 1
+    assert result.stdout.count(f"{EXAMPLE}: ok") == 2
+    assert f"error: no such file: {tmp_path / 'missing.ctc'}" in result.stderr
+    assert f"{bad}:2:" in result.stderr and "Traceback" not in result.stderr
+    as_json = _ctc("verify", "--json", str(tmp_path / "missing.ctc"), str(EXAMPLE))
+    reports = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [report["ok"] for report in reports] == [False, True]
