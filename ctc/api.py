@@ -8,10 +8,15 @@ from typing import TYPE_CHECKING, Any
 from ctc.errors import CtcError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     import torch
 
+    from ctc.compiled import CompiledModule, CompiledStep, CompileOptions
     from ctc.frontend.groups import MeshLayout
     from ctc.ir.core import Module
+    from ctc.passes.pipeline import Pipeline
 
 
 def capture(
@@ -68,3 +73,88 @@ def resolve_layout(model: torch.nn.Module, mesh: Any) -> MeshLayout | None:
     if not roots:
         return None
     return layout_of_device_mesh(next(iter(roots.values())))
+
+
+def compile(
+    model: torch.nn.Module,
+    loss_fn: Callable[..., Any] | None = None,
+    pipeline: str | Pipeline = "",
+    *,
+    dump_dir: str | Path | None = None,
+    mesh: Any = None,
+    tracer: str = "direct",
+    device: str | None = None,
+    verify_each: bool = False,
+    print_ir_after_all: bool = False,
+) -> CompiledModule:
+    """``model`` (with ``loss_fn`` applied to its output, when given) trained through ctc.
+
+    Returns a ``CompiledModule``: call it as the model (``compiled(*inputs, **kwargs)``; with a
+    loss function ``compiled(*inputs, loss_args=(labels, ...), **kwargs)`` returns
+    ``loss_fn(model(*inputs, **kwargs), *loss_args)``), then ``backward()`` the result. The first
+    training call captures the step and compiles every stage of ``pipeline`` (a ctc pipeline
+    string or the reference's comma list, e.g. ``"transformer_block_bucketing,regional_inductor"``);
+    ``dump_dir`` receives the IR after capture, after the joint passes and of ``@fwd``/``@bwd``
+    before and after theirs (rank 0 writes). The pipeline is checked now, for ``device``
+    (default: this machine's), so a bad one fails before anything is captured.
+    mesh: as for ``ctc.capture``. tracer: ``"direct"`` or ``"dynamo"``.
+    """
+    from pathlib import Path
+
+    from ctc.compiled import CompiledModule, CompileOptions
+    from ctc.dsl import detect_device, parse_pipeline
+    from ctc.passes.manager import RunOptions
+    from ctc.passes.stages import plan_stages
+
+    if isinstance(pipeline, str):
+        pipeline = parse_pipeline(pipeline, device=device or detect_device())
+    plan_stages(pipeline)
+    options = CompileOptions(
+        pipeline=pipeline,
+        dump_dir=Path(dump_dir) if dump_dir is not None else None,
+        mesh=mesh,
+        tracer=tracer,
+        run=RunOptions(verify_each=verify_each, print_ir_after_all=print_ir_after_all),
+    )
+    return CompiledModule(model, loss_fn, options)
+
+
+def needs_inductor_decompositions(pipeline: Pipeline) -> bool:
+    """Whether a pipeline compiles whole graphs with inductor (``inductor(all)``)."""
+    from ctc.passes.inductor import InductorPass
+
+    return any(
+        isinstance(entry.pass_, InductorPass) and entry.pass_.scope == "all"
+        for entry in pipeline.entries
+    )
+
+
+def build_compiled_step(
+    step: torch.nn.Module, inputs: tuple[Any, ...], options: CompileOptions
+) -> CompiledStep:
+    """Captures ``step(*inputs)`` with its backward, runs the joint passes, and compiles it
+    (the forward and backward passes run inside; see ``ctc.backend_inductor``)."""
+    import time
+
+    import torch.distributed as dist
+
+    from ctc.backend_inductor import StepReport, compile_joint
+    from ctc.compiled import CompiledStep
+    from ctc.frontend import export_joint, lift_captured
+    from ctc.ir import parse_module, print_module
+    from ctc.passes.stages import StagedRun
+
+    start = time.perf_counter()
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    staged = StagedRun(options.pipeline, options.run, options.dump_dir if rank == 0 else None)
+    decompositions = "inductor" if needs_inductor_decompositions(options.pipeline) else None
+    layout = resolve_layout(step, options.mesh)
+    report = StepReport()
+    with export_joint(
+        step, inputs, tracer=options.tracer, decompositions=decompositions
+    ) as captured:
+        lifted = lift_captured(captured, layout)
+        joint = parse_module(print_module(staged.run(lifted, "joint")), "<@joint>")
+        report.modules["joint"] = joint
+        function = compile_joint(captured, joint, layout, staged, report)
+    return CompiledStep(function, report, time.perf_counter() - start)

@@ -78,37 +78,21 @@ def _local_grads(model: torch.nn.Module) -> list[torch.Tensor]:
 
 def train_rank(rank: int, world_size: int, config: TrainConfig) -> dict[str, Any]:
     """One rank's training run; returns its per-step results and the pipeline's IR stats."""
-    from ctc.backend import compile_joint
-    from ctc.dsl import parse_pipeline
-    from ctc.frontend import export_joint, lift_captured
-    from ctc.ir import parse_module, print_module
-    from ctc.passes.manager import PassManager, RunOptions
+    import ctc
+    from ctc.ir.stats import module_stats
 
     torch.use_deterministic_algorithms(True)
-    pipeline = parse_pipeline(config.passes, device="cpu") if config.passes else None
     model, args, kwargs, layout = _build(config)
     eager = _build(config)[0] if config.check else None
+    compiled = ctc.compile(model, pipeline=config.passes, mesh=layout, device="cpu")
 
-    start = time.perf_counter()
-    captured = export_joint(model, args, kwargs)
-    lifted = lift_captured(captured, layout)
-    text = print_module(lifted)
-    module = parse_module(text, "<captured>")
-    if pipeline is not None:
-        module = PassManager(pipeline, RunOptions(verify_each=True)).run(module)
-    step_fn = compile_joint(captured, module, layout)
-    captured.close()
-    compile_seconds = time.perf_counter() - start
-
-    params = [p for _, p in model.named_parameters(remove_duplicate=False)]
-    buffers = list(model.buffers())
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
     eager_optimizer = torch.optim.SGD(eager.parameters(), lr=config.lr) if eager else None
     results = []
     for step in range(1, config.steps + 1):
         began = time.perf_counter()
         optimizer.zero_grad()
-        loss = step_fn(*params, *buffers, *args, **kwargs)
+        loss = compiled(*args, **kwargs)
         loss.backward()
         seconds = time.perf_counter() - began
         eager_loss = None
@@ -132,13 +116,14 @@ def train_rank(rank: int, world_size: int, config: TrainConfig) -> dict[str, Any
                 step, float(loss.detach().float()), eager_loss, seconds, eager_seconds, grads_equal
             )
         )
-    from ctc.ir.stats import module_stats
-
+    (step_compiled,) = compiled.compiled.values()
+    report = step_compiled.report
     return {
         "steps": [attrs.asdict(r) for r in results],
-        "compile_seconds": compile_seconds,
-        "stats": module_stats(module)["functions"][0],
-        "captured_ops": len(lifted.functions[0].ops),
+        "compile_seconds": step_compiled.seconds,
+        "stats": module_stats(report.modules["joint"])["functions"][0],
+        "captured_ops": len(report.modules["joint"].functions[0].ops),
+        "fallbacks": {stage: len(items) for stage, items in report.fallbacks.items()},
     }
 
 

@@ -125,7 +125,10 @@ def lift_captured(
         if "bwd" in stages:
             saved = saved_indices(forward)
             functions.append(lift_function(backward, "bwd", layout, saved, seq_base=base))
-    attributes = DictAttr.of({"mesh": layout.mesh_attribute()}) if layout else DictAttr()
+    entries: dict[str, object] = {"mesh": layout.mesh_attribute()} if layout else {}
+    if captured.decompositions is not None:
+        entries["decompositions"] = captured.decompositions
+    attributes = DictAttr.of(entries)
     module = Module(tuple(functions), attributes)
     problems = verify(module)
     if problems:

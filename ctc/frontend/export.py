@@ -27,6 +27,7 @@ import torch.fx as fx
 from ctc.errors import CtcError
 
 TRACERS = ("direct", "dynamo")
+DECOMPOSITIONS = (None, "inductor")
 
 
 @contextlib.contextmanager
@@ -64,6 +65,8 @@ class Captured:
     stack: contextlib.ExitStack
     tracer: str
     seconds: float
+    # The decomposition table of the export: None (torch's default) or "inductor".
+    decompositions: str | None = None
 
     @property
     def graph_module(self) -> fx.GraphModule:
@@ -128,9 +131,12 @@ def export_joint(
     *,
     tracer: str = "direct",
     module_paths: bool = True,
+    decompositions: str | None = None,
 ) -> Captured:
     """Captures ``module(*args, **kwargs)`` and its backward as one joint graph. The module's
-    outputs are differentiated (a training step returns its loss)."""
+    outputs are differentiated (a training step returns its loss). ``decompositions="inductor"``
+    exports with inductor's decomposition table, which compiling the whole graph with inductor
+    needs."""
     from torch._functorch.aot_autograd import aot_export_joint_with_descriptors
     from torch._guards import TracingContext, tracing
 
@@ -139,6 +145,10 @@ def export_joint(
     if tracer not in TRACERS:
         raise CtcError(f"unknown tracer '{tracer}' (known: {', '.join(TRACERS)})")
     enable_torch_capture()
+    if decompositions not in DECOMPOSITIONS:
+        known = ", ".join(str(d) for d in DECOMPOSITIONS)
+        raise CtcError(f"unknown decomposition table '{decompositions}' (known: {known})")
+    table = _decomposition_table(decompositions)
     args = tuple(args)
     kwargs = dict(kwargs or {})
     stack = contextlib.ExitStack()
@@ -149,7 +159,7 @@ def export_joint(
             paths = annotate_module_paths(module) if module_paths else contextlib.nullcontext()
             with tracing(context), torch.fx.traceback.preserve_node_meta(), paths:
                 joint = aot_export_joint_with_descriptors(
-                    stack, module, args, kwargs, ignore_shape_env=True
+                    stack, module, args, kwargs, ignore_shape_env=True, decompositions=table
                 )
         else:
             from torch._dynamo.functional_export import dynamo_graph_capture_for_export
@@ -161,8 +171,19 @@ def export_joint(
                 captured = dynamo_graph_capture_for_export(module)(*args, **kwargs)
             context = captured.meta["tracing_context"]
             with tracing(context), torch.fx.traceback.preserve_node_meta():
-                joint = aot_export_joint_with_descriptors(stack, captured, args, kwargs)
+                joint = aot_export_joint_with_descriptors(
+                    stack, captured, args, kwargs, decompositions=table
+                )
     except BaseException:
         stack.close()
         raise
-    return Captured(joint, context, stack, tracer, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return Captured(joint, context, stack, tracer, seconds, decompositions)
+
+
+def _decomposition_table(name: str | None) -> dict[Any, Any] | None:
+    if name is None:
+        return None
+    from torch._inductor.decomposition import select_decomp_table
+
+    return dict(select_decomp_table())

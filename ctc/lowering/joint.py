@@ -20,7 +20,7 @@ from ctc.ir.core import Func, Op
 from ctc.ir.ops import RegionOp
 from ctc.ir.types import TensorType
 from ctc.lowering.to_fx import GroupNames, StreamGroupNames, lower_function
-from ctc.torch_types import TORCH_TO_DTYPE
+from ctc.torch_types import DTYPE_TO_TORCH, TORCH_TO_DTYPE
 
 
 def lower_into_joint(
@@ -54,11 +54,52 @@ def lower_into_joint(
 
 
 def propagate_fake_values(module: fx.GraphModule, inputs: list[Any]) -> None:
+    """Fake values for every node, those of higher-order ops' sub-graphs included (made from
+    the IR types of their arguments, on the device of the op's first tensor)."""
     mode = torch._guards.detect_fake_mode(inputs)
     if mode is None:
         raise CtcError("the captured step's inputs carry no fake values to propagate from")
     with mode:
         FakeTensorProp(module, mode).propagate_dont_convert_inputs(*inputs)
+        _propagate_into_subgraphs(module, mode)
+
+
+def _propagate_into_subgraphs(module: fx.GraphModule, mode: Any) -> None:
+    done: set[int] = set()
+    for node in module.graph.nodes:
+        if node.op != "call_function":
+            continue
+        tensors = [a.meta.get("val") for a in node.all_input_nodes]
+        device = next((t.device for t in tensors if isinstance(t, torch.Tensor)), None)
+        for argument in node.all_input_nodes:
+            if argument.op != "get_attr":
+                continue
+            subgraph = getattr(module, str(argument.target), None)
+            if not isinstance(subgraph, fx.GraphModule) or id(subgraph) in done:
+                continue
+            done.add(id(subgraph))
+            fakes = [
+                _fake_of(p.meta.get("ctc_type"), device)
+                for p in subgraph.graph.find_nodes(op="placeholder")
+            ]
+            if any(fake is None for fake in fakes):
+                continue
+            FakeTensorProp(subgraph, mode).propagate_dont_convert_inputs(*fakes)
+            _propagate_into_subgraphs(subgraph, mode)
+
+
+def _fake_of(value_type: Any, device: Any) -> torch.Tensor | None:
+    """An (ambient fake mode) tensor of an IR tensor type with static dims, else None."""
+    if not isinstance(value_type, TensorType) or device is None:
+        return None
+    if not all(isinstance(d, int) for d in value_type.shape):
+        return None
+    dtype = DTYPE_TO_TORCH[value_type.dtype]
+    shape = [int(d) for d in value_type.shape]
+    if value_type.strides is None:
+        return torch.empty(shape, dtype=dtype, device=device)
+    strides = [int(d) for d in value_type.strides]
+    return torch.empty_strided(shape, strides, dtype=dtype, device=device)
 
 
 def check_types(func: Func, module: fx.GraphModule) -> None:

@@ -1,7 +1,7 @@
 """IR -> torch.fx: builds a GraphModule from a function of the IR alone.
 
 Guarantees: one FX node per IR op (plus an ``operator.getitem`` per result of a multi-result
-op), in IR order, named after the op's results; placeholders named and ordered as the function's
+op that something reads), in IR order, named after the op's results; placeholders named and ordered as the function's
 arguments; higher-order ops' regions become sub-GraphModules reached by ``get_attr``; transparent
 ``ctc.region`` ops are flattened, each node recording its enclosing regions in
 ``meta["ctc_regions"]`` as (kind, name) pairs, outermost first. What inductor and the partitioner
@@ -12,16 +12,18 @@ read is restored from each op's ``loc``: ``seq_nr``, ``recompute``, ``ac_graph_i
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 import torch
 import torch.fx as fx
 from torch.utils.checkpoint import CheckpointPolicy
 
 from ctc.errors import CtcError
 from ctc.ir.attributes import Attribute, DictAttr, ListAttr, TagAttr
-from ctc.ir.core import Block, Func, Op, Operand, OperandList, Value
+from ctc.ir.core import Block, Func, Op, Operand, OperandList, Value, walk_ops
 from ctc.ir.ops import (
     AllGatherOp,
     AllReduceOp,
@@ -33,20 +35,41 @@ from ctc.ir.ops import (
     SplitSizes,
     WaitOp,
 )
+from ctc.lowering.boundaries import RegionBoundary, region_boundaries
 from ctc.lowering.targets import match_schema, resolve_target
 from ctc.torch_types import torch_of
 
 GroupNames = Mapping[tuple[str, ...], str]
+
+
+@attrs.frozen
+class OutlinedRegion:
+    """What a submodule outlined from a ``ctc.region`` was: its kind, name and attributes."""
+
+    kind: str
+    name: str
+    attributes: dict[str, Any]
+    source: RegionOp = attrs.field(eq=False, repr=False)
+
+
 # (mesh dimensions, stream) -> the process group of a collective that carries a stream attribute.
 StreamGroupNames = Mapping[tuple[tuple[str, ...], str], str]
 
 
 class _Lowerer:
     def __init__(
-        self, group_names: GroupNames | None, stream_groups: StreamGroupNames | None
+        self,
+        group_names: GroupNames | None,
+        stream_groups: StreamGroupNames | None,
+        used: set[str],
+        boundaries: Mapping[int, RegionBoundary] | None = None,
     ) -> None:
         self.group_names = dict(group_names or {})
         self.stream_groups = dict(stream_groups or {})
+        # Regions to outline (by id of their op), with their inputs and outputs.
+        self.boundaries = dict(boundaries or {})
+        # Names of the values some op reads: no getitem is made for the others.
+        self.used = used
         self.root = torch.nn.Module()
         self.submodule_count = 0
 
@@ -67,6 +90,9 @@ class _Lowerer:
         yield_name: str,
     ) -> None:
         for op in ops:
+            if isinstance(op, RegionOp) and id(op) in self.boundaries:
+                self._outline(op, graph, env, regions)
+                continue
             if isinstance(op, RegionOp):
                 inner = (*regions, (op.kind, op.region_name))
                 self._ops(op.body.ops, graph, env, inner, yield_name)
@@ -111,14 +137,59 @@ class _Lowerer:
             env[op.results[0].name] = node
             return
         for index, result in enumerate(op.results):
+            if result.name not in self.used:
+                # No getitem for an element nothing reads: inductor's lowerings of some ops
+                # (FlexAttention on the CPU) return fewer elements than the op's schema.
+                continue
             item = graph.create_node(
                 "call_function", operator.getitem, (node, index), {}, name=result.name
             )
             item.meta.update({k: v for k, v in node.meta.items() if k != "val"})
             env[result.name] = item
 
+    def _outline(
+        self,
+        op: RegionOp,
+        graph: fx.Graph,
+        env: dict[str, fx.Node],
+        regions: tuple[tuple[str, str], ...],
+    ) -> None:
+        """The region as a submodule called with its inputs; its outputs come back by index."""
+        boundary = self.boundaries[id(op)]
+        inner = _Lowerer(self.group_names, self.stream_groups, self.used)
+        body = fx.Graph()
+        inner_env = {value.name: body.placeholder(value.name) for value in boundary.inputs}
+        path = (*regions, (op.kind, op.region_name))
+        inner._ops(op.body.ops, body, inner_env, path, yield_name="ctc.return")
+        body.output(tuple(inner_env[value.name] for value in boundary.outputs))
+        submodule = fx.GraphModule(inner.root, body, class_name=f"ctc_{op.kind}_region")
+        submodule.meta["ctc_region"] = OutlinedRegion(op.kind, op.region_name, op.attributes.py, op)
+        name = self._attribute_name(f"{op.kind}_{op.region_name}")
+        self.root.add_module(name, submodule)
+        call = graph.call_module(name, tuple(env[value.name] for value in boundary.inputs))
+        call.meta["ctc_regions"] = path
+        for index, value in enumerate(boundary.outputs):
+            item = graph.create_node(
+                "call_function", operator.getitem, (call, index), {}, name=value.name
+            )
+            env[value.name] = item
+
+    def _attribute_name(self, wanted: str) -> str:
+        """A fresh submodule name made of identifier characters."""
+        name = re.sub(r"\W", "_", wanted)
+        while hasattr(self.root, name):
+            self.submodule_count += 1
+            name = f"{re.sub(r'_[0-9]+$', '', name)}_{self.submodule_count}"
+        return name
+
     def _region(self, op: Op, index: int) -> str:
         graph = self.lower(op.regions[index], yield_name="ctc.yield")
+        # The IR types of the sub-graph's arguments, from which fake values can be made for it
+        # (``ctc.lowering.joint.propagate_fake_values``): the frontend types nodes by them.
+        for node, arg in zip(
+            graph.find_nodes(op="placeholder"), op.regions[index].args, strict=True
+        ):
+            node.meta["ctc_type"] = arg.type
         name = f"{op.results[0].name if op.results else 'region'}_graph_{index}"
         while hasattr(self.root, name):
             self.submodule_count += 1
@@ -252,11 +323,17 @@ def lower_function(
     func: Func,
     group_names: GroupNames | None = None,
     stream_groups: StreamGroupNames | None = None,
+    outline: frozenset[str] = frozenset(),
 ) -> fx.GraphModule:
     """A GraphModule computing ``func``; ``group_names`` maps mesh dimensions to the process
     group names that collectives run on (needed only when ``func`` has collectives), and
-    ``stream_groups`` does the same for collectives with a ``stream`` attribute."""
-    lowerer = _Lowerer(group_names, stream_groups)
+    ``stream_groups`` does the same for collectives with a ``stream`` attribute. Regions of the
+    kinds in ``outline`` become submodules (``call_module``, the submodule's
+    ``meta["ctc_region"]`` an ``OutlinedRegion``) taking the values they read and returning, as
+    a tuple, the values read after them; regions nested in them are flattened."""
+    boundaries = region_boundaries(func, outline) if outline else None
+    used = {value.name for op in walk_ops(func.ops) for value in op.operand_values()}
+    lowerer = _Lowerer(group_names, stream_groups, used, boundaries)
     graph = lowerer.lower(func.body, yield_name="ctc.return")
     module = fx.GraphModule(lowerer.root, graph, class_name=f"ctc_{func.name}")
     module.graph.lint()

@@ -11,11 +11,19 @@ Torch-free. The modules, and what each depends on besides ``ctc.ir`` and ``ctc.e
 - ``pipeline``: ``Pipeline``, a sequence of ``PassEntry`` = (stage, pass instance) (``base``);
 - ``manager``: runs a pipeline: stage scoping, verification, dumps, timing, reproducers
   (``pipeline``);
-- ``dce``, ``outline``, ``inline``, ``statistics``: the generic passes (``base``, ``options``).
+- ``stages``: one pipeline over the stages of a training step: which entries run on
+  ``@joint``, ``@fwd``, ``@bwd``, their dumps, and passes that found nothing to do
+  (``manager``, ``pipeline``);
+- ``dce``, ``outline``, ``inline``, ``statistics``: the generic passes (``base``, ``options``);
+- ``wrap``: one region around a whole function body (``ctc.ir`` only);
+- ``reshard``, ``inductor``, ``cudagraph``: the passes the backend acts on:
+  ``reshard_after_forward`` tags FSDP gathers for the partitioner to recompute, the other two mark
+  what inductor compiles and what CUDA graphs capture (``base``, ``options``, ``outline``,
+  ``wrap``).
 
 ``ctc.dsl`` turns pipeline text into a ``Pipeline`` and depends on this package, never the
-reverse. The scheduling passes live in ``ctc.schedule.passes``, the inductor and cudagraph
-marking passes in ``ctc.backend_inductor``.
+reverse. The scheduling passes live in ``ctc.schedule.passes``; ``ctc.backend_inductor`` compiles what
+the inductor and cudagraph passes mark.
 
 Adding a pass is one file, one registry line and its golden test. The file declares the pass; its
 fields are its options, and the pipeline language, ``str(pass)`` and ``ctc pipeline --list`` all

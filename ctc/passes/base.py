@@ -39,6 +39,9 @@ class Pass:
     must_be_last: ClassVar[bool] = False
     # Target devices the pass supports.
     devices: ClassVar[tuple[str, ...]] = DEVICES
+    # Whether the pass only reports on the IR (statistics): it is never expected to change it,
+    # so finding nothing to change is not worth a warning.
+    analysis: ClassVar[bool] = False
 
     def run(self, module: Module) -> Module:
         raise NotImplementedError(f"pass {self.name} has no run()")

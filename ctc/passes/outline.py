@@ -8,8 +8,8 @@ from typing import ClassVar
 
 import attrs
 
-from ctc.ir.attributes import StrAttr
-from ctc.ir.core import Block, Module, Op
+from ctc.ir.attributes import DictAttr, StrAttr
+from ctc.ir.core import Block, Module, Op, walk_ops
 from ctc.ir.ops import RegionOp, make_op
 from ctc.passes.base import Pass
 from ctc.passes.options import ChoiceOption, option
@@ -17,6 +17,9 @@ from ctc.passes.options import ChoiceOption, option
 # The transformer block an op belongs to: its module path up to `layers.N`.
 _BLOCK_PATH = re.compile(r"^((?:[A-Za-z0-9_]+\.)*?layers\.\d+)(?:\.|$)")
 INDUCTOR_ANNOTATION = "compile_with_inductor"
+# Ops inductor compiles without an annotation: FlexAttention's, as the reference compiled them
+# (eager FlexAttention is an unfused reference implementation).
+COMPILED_BY_DEFAULT = ("higher_order.flex_attention", "higher_order.flex_attention_backward")
 
 # (region name, phase) an op belongs to, or None when it belongs to no region of the kind.
 Key = tuple[str, str | None]
@@ -31,13 +34,21 @@ def block_key(op: Op) -> Key | None:
 
 
 def inductor_key(op: Op) -> Key | None:
-    """The inductor region of an op, from the ``compile_with_inductor`` annotation."""
+    """The inductor region of an op: from its ``compile_with_inductor`` annotation (the text,
+    else the ``inductor_region`` entry, else the op's module path), or, for FlexAttention's
+    higher-order ops, its module path."""
     annotations = op.loc.annotations
     value = annotations.get(INDUCTOR_ANNOTATION) if annotations is not None else None
     if value is None:
+        if op.name in COMPILED_BY_DEFAULT:
+            return (op.loc.module or op.name.rpartition(".")[2], op.loc.phase)
         return None
-    name = value.value if isinstance(value, StrAttr) else str(value)
-    return (name, op.loc.phase)
+    if isinstance(value, StrAttr):
+        return (value.value, op.loc.phase)
+    region = value.get("inductor_region") if isinstance(value, DictAttr) else None
+    if region is not None:
+        return (str(region.py), op.loc.phase)
+    return (op.loc.module or "inductor", op.loc.phase)
 
 
 @attrs.frozen
@@ -98,7 +109,19 @@ def _region(kind: str, key: Key, ops: list[Op]) -> Op:
     attributes: dict[str, object] = {"kind": kind, "name": name}
     if phase is not None:
         attributes["phase"] = phase
+    if kind == "inductor":
+        configs = next(filter(None, (inductor_configs(op) for op in walk_ops(tuple(ops)))), None)
+        if configs is not None:
+            attributes["inductor_configs"] = configs
     return make_op("ctc.region", attributes=attributes, regions=[Block(tuple(ops))])
+
+
+def inductor_configs(op: Op) -> DictAttr | None:
+    """The ``inductor_configs`` of an op's ``compile_with_inductor`` annotation, if any."""
+    annotations = op.loc.annotations
+    value = annotations.get(INDUCTOR_ANNOTATION) if annotations is not None else None
+    configs = value.get("inductor_configs") if isinstance(value, DictAttr) else None
+    return configs if isinstance(configs, DictAttr) and configs.entries else None
 
 
 def outline_ops(ops: tuple[Op, ...], kind: str) -> tuple[Op, ...]:

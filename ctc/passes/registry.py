@@ -21,8 +21,9 @@ PASSES: dict[str, str] = {
     "statistics": "ctc.passes.statistics:StatisticsPass",
     "bucket": "ctc.schedule.passes.bucket:BucketPass",
     "reorder": "ctc.schedule.passes.reorder:ReorderPass",
-    "inductor": "ctc.backend_inductor:InductorPass",
-    "cudagraph": "ctc.backend_inductor:CudagraphPass",
+    "reshard_after_forward": "ctc.passes.reshard:ReshardAfterForwardPass",
+    "inductor": "ctc.passes.inductor:InductorPass",
+    "cudagraph": "ctc.passes.cudagraph:CudagraphPass",
 }
 
 

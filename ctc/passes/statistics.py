@@ -65,6 +65,7 @@ class StatisticsPass(Pass):
     """
 
     name: ClassVar[str] = "statistics"
+    analysis: ClassVar[bool] = True
 
     json: bool = option(BoolOption(), default=False, doc="write JSON instead of text")
     file: str | None = option(

@@ -178,7 +178,11 @@ def make_bucket(
     """One unit doing the work of ``members`` (compatible, at least two), with copy-in/out ops;
     its slots are yet to be analyzed and chosen."""
     first = members[0].collective
-    loc = Loc(module=module, phase=first.loc.phase)
+    # A bucket of collectives the partitioner recomputes (reshard after forward) is recomputed
+    # as a whole; one with any member saved is saved.
+    policies = {(m.collective.loc.recompute, m.collective.loc.ac_graph_id) for m in members}
+    recompute, ac_graph_id = policies.pop() if len(policies) == 1 else (None, None)
+    loc = Loc(module=module, phase=first.loc.phase, recompute=recompute, ac_graph_id=ac_graph_id)
     build = _gather_ops if isinstance(first, AllGatherOp) else _scatter_ops
     start, finish = build(members, names, prefix, loc)
     pre = tuple(op for m in members for op in m.start[:-1])

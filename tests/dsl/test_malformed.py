@@ -339,7 +339,7 @@ MALFORMED = [
         "inductor",
         None,
         1,
-        "pass 'inductor' needs option 'scope' (one of regions|all): regions: annotated inductor regions only; all: the whole graph",
+        "pass 'inductor' needs option 'scope' (one of regions|all): regions: annotated regions and FlexAttention; all: the whole graph",
     ),
     (
         "inductor(everything)",

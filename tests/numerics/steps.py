@@ -22,44 +22,43 @@ def _grads(model: Any) -> dict[str, np.ndarray]:
     return grads
 
 
-def tiny_step(rank: int, world_size: int, mesh_shape: tuple[int, int], passes: str) -> Any:
+def tiny_step(
+    rank: int, world_size: int, mesh_shape: tuple[int, int], passes: str, steps: int = 1
+) -> Any:
+    """``steps`` SGD steps of the tiny model, eager and through ``ctc.compile`` with ``passes``;
+    every step's loss and the last step's gradients of both."""
     import torch
     from torch.distributed.device_mesh import init_device_mesh
 
-    from ctc.api import resolve_layout
-    from ctc.backend import compile_joint
-    from ctc.frontend import export_joint, lift_captured
-    from ctc.ir import parse_module, print_module
+    import ctc
+    from ctc.ir import print_module
     from ctc.models.tiny import build_tiny, tiny_inputs
 
     torch.use_deterministic_algorithms(True)
     mesh = init_device_mesh("cpu", mesh_shape, mesh_dim_names=("dp_shard", "tp"))
-    x, target = tiny_inputs(seed=10 + rank)
-
     eager = build_tiny(mesh)
-    eager_loss = eager(x, target)
-    eager_loss.backward()
-
     model = build_tiny(mesh)
-    layout = resolve_layout(model, None)
-    captured = export_joint(model, (x, target))
-    module = parse_module(print_module(lift_captured(captured, layout)), "<lifted>")
-    if passes:
-        from ctc.dsl import parse_pipeline
-        from ctc.passes.manager import PassManager, RunOptions
-
-        pipeline = parse_pipeline(passes, device="cpu")
-        module = PassManager(pipeline, RunOptions(verify_each=True)).run(module)
-    step = compile_joint(captured, module, layout)
-    captured.close()
-    params = [p for _, p in model.named_parameters(remove_duplicate=False)]
-    buffers = list(model.buffers())
-    loss = step(*params, *buffers, x, target)
-    loss.backward()
+    compiled = ctc.compile(model, pipeline=passes, device="cpu")
+    losses, eager_losses = [], []
+    for step in range(steps):
+        x, target = tiny_inputs(seed=10 + rank + 100 * step)
+        for net, record in ((eager, eager_losses), (compiled, losses)):
+            net.zero_grad()
+            loss = net(x, target)
+            loss.backward()
+            record.append(loss.detach().float().numpy())
+            if step < steps - 1:
+                with torch.no_grad():
+                    for parameter in net.parameters():
+                        parameter -= 0.1 * parameter.grad
+    report = compiled.last_report()
     return {
-        "eager_loss": eager_loss.detach().float().numpy(),
-        "loss": loss.detach().float().numpy(),
+        "eager_loss": np.stack(eager_losses),
+        "loss": np.stack(losses),
         "eager_grads": _grads(eager),
         "grads": _grads(model),
-        "ir": print_module(module),
+        "ir": print_module(report.modules["joint"]),
+        "fwd_ir": print_module(report.modules["fwd"]),
+        "bwd_ir": print_module(report.modules["bwd"]),
+        "fallbacks": {stage: len(items) for stage, items in report.fallbacks.items()},
     }
