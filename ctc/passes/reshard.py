@@ -8,7 +8,7 @@ from typing import ClassVar
 import attrs
 
 from ctc.ir.core import Func, Loc, Module, Op, Value, walk_ops
-from ctc.ir.ops import AllGatherOp, RegionOp, WaitOp
+from ctc.ir.ops import AllGatherOp, GenericOp, RegionOp, WaitOp
 from ctc.passes.base import Pass
 
 RECOMPUTE = "must_recompute"
@@ -59,7 +59,7 @@ def _is_chain_op(op: Op, phases: tuple[str | None, ...] = ("fwd",)) -> bool:
         and len(op.results) == 1
         and _single_value_operand(op) is not None
         and _packet(op) in _DATA_MOVEMENT_PACKETS
-        and not op.name.startswith(("coll.", "ctc."))
+        and type(op) is GenericOp
     )
 
 
@@ -81,8 +81,7 @@ def fsdp_gather_chains(func: Func) -> list[set[str]]:
     for op in ops:
         if not (isinstance(op, AllGatherOp) and op.loc.phase == "fwd"):
             continue
-        dim = op.attr("dim")
-        if dim is not None and dim.py != 0:
+        if op.dim != 0:
             continue
         upstream = _upstream(op, producer, params)
         if upstream is None:

@@ -3,7 +3,7 @@
 Each worker builds a plain-torch model (``ctc.models.plain``) on a real gloo mesh, runs one eager
 step, then captures the same step, lifts it to IR, prints the IR and parses the text back (the
 text is all lowering sees), lowers it into the capture, compiles it with
-``ctc.backend.compile_joint`` and runs it. It returns both losses and gradients as numpy arrays.
+``ctc.backend_inductor.compile_joint`` and runs it. It returns both losses and gradients as numpy arrays.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def compile_through_text(
     """capture -> IR text -> parse -> lower -> compile_joint: the compiled step (called with
     ``(*parameters, *buffers, *inputs)``) and the IR text it was lowered from."""
     from ctc.api import resolve_layout
-    from ctc.backend import compile_joint
+    from ctc.backend_inductor import compile_joint
     from ctc.frontend import export_joint, lift_captured
     from ctc.ir import parse_module, print_module
 
