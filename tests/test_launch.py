@@ -64,6 +64,21 @@ def _rank_one_fails(rank: int, world_size: int, how: str, pid_dir: str) -> None:
         time.sleep(3600)
 
 
+def _cuda_sum(rank: int, world_size: int) -> tuple[str, float, int]:
+    import torch
+    import torch.distributed as dist
+
+    total = torch.ones(1, device="cuda") * (rank + 1)
+    dist.all_reduce(total)
+    return str(dist.get_backend()), total.item(), torch.cuda.current_device()
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _pids(directory: Path) -> list[int]:
     return [int(path.read_text()) for path in directory.glob("*.pid")]
 
@@ -161,3 +176,11 @@ def test_a_killed_rank_leaves_no_semaphore_and_no_traceback(tmp_path: Path) -> N
     assert "rank 1 of 2 exited with status 3" in result.stderr
     assert "leaked" not in result.stderr and "Traceback" not in result.stderr
     assert "_queue.Empty" not in result.stderr
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _has_cuda(), reason="needs a CUDA GPU")
+def test_on_a_gpu_machine_cuda_tensors_go_through_nccl() -> None:
+    ((backend, total, device),) = run_on_ranks(_cuda_sum, 1)
+    assert "cuda:nccl" in backend and "cpu:gloo" in backend
+    assert total == 1.0 and device == 0
