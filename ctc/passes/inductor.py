@@ -12,10 +12,10 @@ from typing import ClassVar
 import attrs
 
 from ctc.errors import CtcError
-from ctc.ir.core import Func, Module
+from ctc.ir.core import Func, Module, Op, walk_ops
 from ctc.passes.base import Pass
 from ctc.passes.options import ChoiceOption, option
-from ctc.passes.outline import outline_ops
+from ctc.passes.outline import COMPILED_BY_DEFAULT, Key, OutlineRule, inductor_key, outline_ops
 from ctc.passes.wrap import wrap_body
 
 # The module attribute a capture sets when it exported with inductor's decomposition table.
@@ -31,7 +31,8 @@ class InductorPass(Pass):
     ``compile_with_inductor`` annotation (``torch.fx.traceback.annotate``; the region's name is
     the annotation's text, its ``inductor_region`` entry, or the op's module path; its
     ``inductor_configs`` entry becomes the region's attribute, the first op's winning) or is one
-    of FlexAttention's higher-order ops (as the reference compiled them). ``all``: the whole body
+    of FlexAttention's higher-order ops or another op of the module calling it (its wrapper, as
+    the reference annotated it). ``all``: the whole body
     is one region; the step must have been captured with inductor's decomposition table (a
     pipeline with ``inductor(all)`` makes ``ctc.compile`` and ``ctc capture`` do so), which the
     module records as ``decompositions = "inductor"``.
@@ -56,10 +57,30 @@ class InductorPass(Pass):
         def rewrite(func: Func) -> Func:
             if self.scope == "all":
                 return wrap_body(func, "inductor", func.name)
-            return func.with_ops(outline_ops(func.ops, "inductor"))
+            return func.with_ops(outline_ops(func.ops, "inductor", _regions_rule(func)))
 
         functions = tuple(rewrite(func) for func in module.functions)
         return attrs.evolve(module, functions=functions)
+
+
+def _regions_rule(func: Func) -> OutlineRule:
+    """Annotated ops and FlexAttention's higher-order ops, with the other ops of the module that
+    calls FlexAttention (its wrapper: the transposes around it), per phase."""
+    flex_modules = {
+        (op.loc.module, op.loc.phase)
+        for op in walk_ops(func.ops)
+        if op.name in COMPILED_BY_DEFAULT and op.loc.module
+    }
+
+    def key(op: Op) -> Key | None:
+        own = inductor_key(op)
+        if own is not None:
+            return own
+        if (op.loc.module, op.loc.phase) in flex_modules:
+            return (str(op.loc.module), op.loc.phase)
+        return None
+
+    return OutlineRule(key, fill_gaps=False)
 
 
 def _check_decompositions(module: Module) -> None:

@@ -10,7 +10,7 @@ import attrs
 
 from ctc.ir.attributes import DictAttr, StrAttr
 from ctc.ir.core import Block, Module, Op, walk_ops
-from ctc.ir.ops import RegionOp, make_op
+from ctc.ir.ops import RegionOp, ReturnOp, YieldOp, make_op
 from ctc.passes.base import Pass
 from ctc.passes.options import ChoiceOption, option
 
@@ -78,15 +78,15 @@ def _coarser(kind: str, than: str) -> bool:
     return depth(kind) < depth(than)
 
 
-def _key(op: Op, kind: str) -> Key | None:
-    if op.name in ("ctc.return", "ctc.yield"):
+def _key(op: Op, kind: str, rule: OutlineRule) -> Key | None:
+    if isinstance(op, ReturnOp | YieldOp):
         return _BARRIER
     if not isinstance(op, RegionOp):
-        return RULES[kind].key(op)
+        return rule.key(op)
     if op.kind == kind or _coarser(op.kind, kind):
         return _BARRIER
     # A finer region moves as one op when every op in it has the same key.
-    keys = {_key(inner, kind) for inner in op.body.ops}
+    keys = {_key(inner, kind, rule) for inner in op.body.ops}
     return keys.pop() if len(keys) == 1 and None not in keys else _BARRIER
 
 
@@ -124,11 +124,13 @@ def inductor_configs(op: Op) -> DictAttr | None:
     return configs if isinstance(configs, DictAttr) and configs.entries else None
 
 
-def outline_ops(ops: tuple[Op, ...], kind: str) -> tuple[Op, ...]:
-    """``ops`` with each maximal run of ops of one region wrapped in a ``ctc.region``."""
-    ops = tuple(_recurse(op, kind) for op in ops)
-    keys: list[Key | None] = [_key(op, kind) for op in ops]
-    if RULES[kind].fill_gaps:
+def outline_ops(ops: tuple[Op, ...], kind: str, rule: OutlineRule | None = None) -> tuple[Op, ...]:
+    """``ops`` with each maximal run of ops of one region wrapped in a ``ctc.region``; ``rule``
+    (default: the kind's entry of ``RULES``) says which region an op belongs to."""
+    rule = rule or RULES[kind]
+    ops = tuple(_recurse(op, kind, rule) for op in ops)
+    keys: list[Key | None] = [_key(op, kind, rule) for op in ops]
+    if rule.fill_gaps:
         keys = _fill_gaps(keys)
     result: list[Op] = []
     index = 0
@@ -145,11 +147,11 @@ def outline_ops(ops: tuple[Op, ...], kind: str) -> tuple[Op, ...]:
     return tuple(result)
 
 
-def _recurse(op: Op, kind: str) -> Op:
+def _recurse(op: Op, kind: str, rule: OutlineRule) -> Op:
     """Outlines inside a region of another kind that is coarser or spans several regions."""
-    if not isinstance(op, RegionOp) or op.kind == kind or _key(op, kind) != _BARRIER:
+    if not isinstance(op, RegionOp) or op.kind == kind or _key(op, kind, rule) != _BARRIER:
         return op
-    return op.replace(regions=(Block(outline_ops(op.body.ops, kind), op.body.args),))
+    return op.replace(regions=(Block(outline_ops(op.body.ops, kind, rule), op.body.args),))
 
 
 @attrs.frozen
