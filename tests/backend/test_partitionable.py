@@ -17,10 +17,17 @@ from ctc.passes.manager import PassManager, RunOptions
 pytestmark = pytest.mark.slow
 
 # The reference's aliases expand to these (checked below), so they are covered too.
-PIPELINES = ["bucket(block)", "bucket(auto)", "reorder", "bucket(auto),reorder"]
+PIPELINES = [
+    "bucket(block)",
+    "bucket(auto)",
+    "reorder",
+    "reshard_after_forward",
+    "reshard_after_forward,bucket(auto),reorder",
+    "reshard_after_forward,bucket(block)",
+]
 ALIASES = {
-    "autobucketing_reordering": "bucket(auto),reorder",
-    "transformer_block_bucketing": "bucket(block)",
+    "autobucketing_reordering": "reshard_after_forward,bucket(auto),reorder",
+    "transformer_block_bucketing": "reshard_after_forward,bucket(block)",
 }
 MODELS = [("llama3", "dp_shard=2,tp=4"), ("deepseek_v3", "dp_shard=2,tp=2,ep=2")]
 

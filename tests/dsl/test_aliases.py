@@ -14,23 +14,23 @@ from tests.example_passes import TEST_REGISTRY
 MISSION_ROWS = {
     "4 auto bucketing + reordering": (
         "autobucketing_reordering",
-        "bucket(auto),reorder",
+        "reshard_after_forward,bucket(auto),reorder",
     ),
     "5 transformer-block bucketing": (
         "transformer_block_bucketing",
-        "bucket(block)",  # prefetch=1 is bucket's default
+        "reshard_after_forward,bucket(block)",  # prefetch=1 is bucket's default
     ),
     "7 auto bucketing + regional inductor": (
         "autobucketing_reordering,regional_inductor",
-        "bucket(auto),reorder,inductor(regions)",
+        "reshard_after_forward,bucket(auto),reorder,inductor(regions)",
     ),
     "8 block bucketing + regional inductor": (
         "transformer_block_bucketing,regional_inductor",
-        "bucket(block),inductor(regions)",
+        "reshard_after_forward,bucket(block),inductor(regions)",
     ),
     "9 block bucketing + regional inductor + cudagraph": (
         "transformer_block_bucketing,regional_inductor,cudagraph",
-        "bucket(block),inductor(regions),cudagraph",
+        "reshard_after_forward,bucket(block),inductor(regions),cudagraph",
     ),
 }
 

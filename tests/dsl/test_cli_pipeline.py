@@ -21,7 +21,7 @@ def ctc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_prints_the_canonical_pipeline(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = ctc(capsys, "pipeline", "transformer_block_bucketing , regional_inductor")
-    assert (code, out, err) == (0, "bucket(block),inductor(regions)\n", "")
+    assert (code, out, err) == (0, "reshard_after_forward,bucket(block),inductor(regions)\n", "")
     code, out, _ = ctc(capsys, "pipeline", "example(auto)", "--explicit")
     assert out == "example(auto, prefetch=0, cap=none, memory_budget=none, tags=[], flag=false)\n"
 
@@ -40,7 +40,7 @@ def test_errors_are_located_without_a_traceback(capsys: pytest.CaptureFixture[st
 
 def test_cudagraph_is_refused_only_once_bound_to_cpu(capsys: pytest.CaptureFixture[str]) -> None:
     row9 = "transformer_block_bucketing,regional_inductor,cudagraph"
-    assert ctc(capsys, "pipeline", row9)[0:2] == (0, "bucket(block),inductor(regions),cudagraph\n")
+    assert ctc(capsys, "pipeline", row9)[0:2] == (0, "reshard_after_forward,bucket(block),inductor(regions),cudagraph\n")
     assert ctc(capsys, "pipeline", row9, "--device", "cuda")[0] == 0
     code, _, err = ctc(capsys, "pipeline", row9, "--device", "cpu")
     assert code == 1
@@ -53,7 +53,7 @@ def test_list_shows_passes_options_and_aliases(capsys: pytest.CaptureFixture[str
     assert "  dce - Removes ops whose results nothing reads and that have no effects." in out
     assert "      kind: one of block|inductor (required)" in out
     assert "      stages: fwd, bwd; must be last; devices: cuda" in out
-    assert "  transformer_block_bucketing  bucket(block, prefetch=1)" in out
+    assert "  transformer_block_bucketing  reshard_after_forward,bucket(block, prefetch=1)" in out
 
 
 def test_missing_argument(capsys: pytest.CaptureFixture[str]) -> None:

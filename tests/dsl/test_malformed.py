@@ -278,7 +278,7 @@ MALFORMED = [
         "transformer_block_bucketing(prefetch=2)",
         None,
         1,
-        "alias 'transformer_block_bucketing' takes no arguments; it stands for bucket(block, prefetch=1): write that instead to choose options",
+        "alias 'transformer_block_bucketing' takes no arguments; it stands for reshard_after_forward,bucket(block, prefetch=1): write that instead to choose options",
     ),
     ("cudagraph(x=1)", None, 11, "pass 'cudagraph' has no option 'x' (it has no options)"),
     (
@@ -309,7 +309,7 @@ MALFORMED = [
         "autobucketing_reordering,transformer_block_bucketing",
         None,
         26,
-        "'bucket(block)' conflicts with 'bucket(auto)' (column 1): pass 'bucket' may run only once per stage (in the expansion of alias 'transformer_block_bucketing': bucket(block, prefetch=1))",
+        "'bucket(block)' conflicts with 'bucket(auto)' (column 1): pass 'bucket' may run only once per stage (in the expansion of alias 'transformer_block_bucketing': reshard_after_forward,bucket(block, prefetch=1))",
     ),
     (
         "bucket(block),fwd(bucket(auto))",
