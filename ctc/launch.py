@@ -20,9 +20,10 @@ What each rank gets:
   ``sys.stderr``) as it comes, so this process's stdout stays the caller's. The log directory is
   removed after a success and kept after a failure (the error names it).
 
-Failure: a rank that raises, dies (a signal, ``os._exit``), or writes nothing and returns nothing
-for ``rank_timeout_s`` seconds ends the job with a ``RankFailure`` (a ``CtcError``) naming the
-rank, what happened, its last output lines (for a silent rank, the Python stack of its main
+Failure: a rank that raises, dies (a signal, ``os._exit``), or is silent for ``rank_timeout_s``
+seconds -- writes nothing, returns nothing, and its processes use almost no CPU (less than
+``IDLE_CPU_SHARE`` of the time): hung, not slow; a rank computing a long step in silence runs
+on -- ends the job with a ``RankFailure`` (a ``CtcError``) naming the rank, what happened, its last output lines (for a silent rank, the Python stack of its main
 thread, dumped on request with faulthandler), where its full log is, and what to try. Every rank
 (with its process group: compile workers too) is then stopped: SIGTERM, then SIGKILL. A
 ``CtcError`` raised in a rank is reported by its message alone (bad input, not a bug). Results
@@ -53,6 +54,8 @@ from ctc.errors import CtcError
 
 DEFAULT_RANK_TIMEOUT_S = 600.0
 LAST_LINES = 15
+# A rank whose processes used less CPU than this share of the timeout did no work in it.
+IDLE_CPU_SHARE = 0.01
 _POLL_S = 0.2
 _STOP_GRACE_S = 5.0
 _FINISH_GRACE_S = 60.0
@@ -90,6 +93,8 @@ class _Rank:
     log: Path
     log_size: int = 0
     last_activity: float = 0.0
+    # (time, CPU seconds of its process group) over the last timeout: hung or computing?
+    cpu_samples: list[tuple[float, float]] = attrs.field(factory=list)
     started: bool = False  # its faulthandler is listening
     closed: bool = False  # its end of the pipe is closed: it exited
     done: bool = False
@@ -248,11 +253,66 @@ def _watch(ranks: list[_Rank], timeout_s: float, echo: TextIO, logs: Path) -> No
                 rank.process.join()
                 _read_logs(ranks, echo)
                 raise _died(rank, len(ranks), logs)
-        now = time.monotonic()
-        silent = [r for r in ranks if not r.done and now - r.last_activity > timeout_s]
+        _sample_cpu(ranks, timeout_s)
+        silent = [rank for rank in ranks if _is_silent(rank, timeout_s)]
         if silent:
             raise _silent(ranks, silent, timeout_s, echo, logs)
     _read_logs(ranks, echo)
+
+
+def _sample_cpu(ranks: list[_Rank], timeout_s: float) -> None:
+    """Adds a sample of each running rank's CPU seconds, at most every quarter timeout, keeping
+    the samples of the last timeout and one before."""
+    now = time.monotonic()
+    running = [rank for rank in ranks if not rank.done]
+    interval = min(max(timeout_s / 4, 0.5), 30.0)
+    if not running or any(r.cpu_samples and now - r.cpu_samples[-1][0] < interval for r in running):
+        return
+    usage = _cpu_seconds_by_group()
+    for rank in running:
+        if rank.process.pid in usage:
+            rank.cpu_samples.append((now, usage[rank.process.pid]))
+        while len(rank.cpu_samples) > 2 and rank.cpu_samples[1][0] < now - timeout_s:
+            rank.cpu_samples.pop(0)
+
+
+def _is_silent(rank: _Rank, timeout_s: float) -> bool:
+    """No output and no result for ``timeout_s``, and (where /proc shows it) its processes
+    used almost no CPU over that time."""
+    now = time.monotonic()
+    if rank.done or now - rank.last_activity <= timeout_s:
+        return False
+    samples = rank.cpu_samples
+    if len(samples) < 2:
+        return True  # no /proc to tell a long computation from a hang
+    (first_time, first_cpu), (last_time, last_cpu) = samples[0], samples[-1]
+    if last_time - first_time < timeout_s:
+        return False  # the samples do not cover a whole timeout yet
+    return last_cpu - first_cpu < IDLE_CPU_SHARE * (last_time - first_time)
+
+
+def _cpu_seconds_by_group() -> dict[int, float]:
+    """CPU seconds used by the live processes of each process group (a rank and what it
+    started), from /proc; empty where there is no /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[int, int] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return {}
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            stat_text = Path("/proc", entry, "stat").read_text()
+        except OSError:
+            continue  # gone since the listing
+        fields = stat_text.rpartition(")")[2].split()
+        # After the command name: state, ppid, pgrp (index 2), ..., utime and stime (11, 12).
+        if len(fields) > 12:
+            group = int(fields[2])
+            totals[group] = totals.get(group, 0) + int(fields[11]) + int(fields[12])
+    return {group: ticks_used / ticks for group, ticks_used in totals.items()}
 
 
 def _receive(rank: _Rank, world_size: int, logs: Path) -> None:
@@ -319,8 +379,8 @@ def _silent(
     noun = "rank" if len(silent) == 1 else "ranks"
     tails = "".join(_tail_text(rank) for rank in silent[:2])
     return RankFailure(
-        f"{noun} {names} of {len(ranks)} wrote nothing and returned nothing for "
-        f"{timeout_s:.0f} s (the rank timeout)\n"
+        f"{noun} {names} of {len(ranks)} wrote nothing, returned nothing and computed "
+        f"nothing for {timeout_s:.0f} s (the rank timeout)\n"
         + tails
         + f"every rank was stopped; each rank's full output (with its stacks) is in {logs}/\n"
         "try: if a step is just slow here, a larger timeout (ctc train --rank-timeout) or a "

@@ -64,6 +64,15 @@ def _rank_one_fails(rank: int, world_size: int, how: str, pid_dir: str) -> None:
         time.sleep(3600)
 
 
+def _compute_in_silence(rank: int, world_size: int, seconds: float) -> int:
+    """Busy for ``seconds`` without a word, as a long training step is."""
+    end = time.monotonic() + seconds
+    count = 0
+    while time.monotonic() < end:
+        count += sum(range(1000))
+    return rank
+
+
 def _cuda_sum(rank: int, world_size: int) -> tuple[str, float, int]:
     import torch
     import torch.distributed as dist
@@ -139,11 +148,21 @@ def test_a_silent_rank_times_out_with_its_stack(tmp_path: Path) -> None:
         )
     message = str(caught.value)
     # Rank 1 printed a line just after it started, so rank 0 may time out alone.
-    assert re.match(r"ranks? 0(, 1)? of 2 wrote nothing and returned nothing for 20 s", message)
+    assert re.match(
+        r"ranks? 0(, 1)? of 2 wrote nothing, returned nothing and computed nothing for 20 s",
+        message,
+    )
     assert "in _rank_one_fails" in message, "the faulthandler stack shows where it waits"
     assert "--rank-timeout" in message
     assert time.monotonic() - start < 60
     _assert_stopped(_pids(tmp_path))
+
+
+@pytest.mark.slow
+def test_a_rank_computing_in_silence_is_not_a_silent_rank() -> None:
+    """Silence is no output and no CPU: a rank busy for three timeouts runs to its end."""
+    results = run_on_ranks(_compute_in_silence, 2, 24.0, rank_timeout_s=8, echo=io.StringIO())
+    assert results == [0, 1]
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ are compared with the eager DTensor model, bitwise (--no-check skips that and th
 Everything that can be checked is checked before a process starts (and before torch loads): the
 model and flavor, batch and sequence length, whether the mesh splits the model, the pipeline, and
 an estimate of the ranks' memory against this machine's. Rank 0's output shows on stderr; a rank
-that fails, dies or is silent for --rank-timeout seconds stops the job, with its last output.
+that fails, dies, or hangs (no output and no CPU for --rank-timeout seconds) stops the job, with
+its last output.
 
 Models: llama3 (debugmodel, 1B, 3B, 8B, 70B, 405B) and deepseek_v3 (debugmodel, 16B, 236B, 671B),
 each flavor also as FLAVOR_flex_attn (FlexAttention); tiny, a two-block TP+FSDP MLP.
@@ -75,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=number(0.0, 1e7, low_inclusive=False),
         default=DEFAULT_RANK_TIMEOUT_S,
         metavar="SECONDS",
-        help="stop every rank when one writes nothing and returns nothing for this long",
+        help="stop every rank when one writes nothing, returns nothing and uses no CPU for "
+        "this long (hung, not slow)",
     )
 
 
