@@ -42,7 +42,9 @@ def test_python_dash_m_ctc_is_the_command() -> None:
         timeout=120,
         cwd=ROOT,
     )
-    assert result.returncode == 0 and result.stdout == "reshard_after_forward,bucket(block)\n", result.stderr
+    assert result.returncode == 0 and result.stdout == "reshard_after_forward,bucket(block)\n", (
+        result.stderr
+    )
 
 
 @pytest.mark.parametrize("name", sorted(_subcommands()))

@@ -40,7 +40,10 @@ def test_errors_are_located_without_a_traceback(capsys: pytest.CaptureFixture[st
 
 def test_cudagraph_is_refused_only_once_bound_to_cpu(capsys: pytest.CaptureFixture[str]) -> None:
     row9 = "transformer_block_bucketing,regional_inductor,cudagraph"
-    assert ctc(capsys, "pipeline", row9)[0:2] == (0, "reshard_after_forward,bucket(block),inductor(regions),cudagraph\n")
+    assert ctc(capsys, "pipeline", row9)[0:2] == (
+        0,
+        "reshard_after_forward,bucket(block),inductor(regions),cudagraph\n",
+    )
     assert ctc(capsys, "pipeline", row9, "--device", "cuda")[0] == 0
     code, _, err = ctc(capsys, "pipeline", row9, "--device", "cpu")
     assert code == 1
