@@ -262,16 +262,22 @@ def _watch(ranks: list[_Rank], timeout_s: float, echo: TextIO, logs: Path) -> No
 
 def _sample_cpu(ranks: list[_Rank], timeout_s: float) -> None:
     """Adds a sample of each running rank's CPU seconds, at most every quarter timeout, keeping
-    the samples of the last timeout and one before."""
+    the samples of the last timeout and one before. A rank is its process group (itself and
+    what it started) once it has made one, its own process before."""
     now = time.monotonic()
     running = [rank for rank in ranks if not rank.done]
     interval = min(max(timeout_s / 4, 0.5), 30.0)
     if not running or any(r.cpu_samples and now - r.cpu_samples[-1][0] < interval for r in running):
         return
-    usage = _cpu_seconds_by_group()
+    usage = _cpu_usage()
+    if usage is None:
+        return
+    by_group, by_process = usage
     for rank in running:
-        if rank.process.pid in usage:
-            rank.cpu_samples.append((now, usage[rank.process.pid]))
+        pid = rank.process.pid
+        cpu = by_group.get(pid, by_process.get(pid))
+        if cpu is not None:
+            rank.cpu_samples.append((now, cpu))
         while len(rank.cpu_samples) > 2 and rank.cpu_samples[1][0] < now - timeout_s:
             rank.cpu_samples.pop(0)
 
@@ -283,23 +289,24 @@ def _is_silent(rank: _Rank, timeout_s: float) -> bool:
     if rank.done or now - rank.last_activity <= timeout_s:
         return False
     samples = rank.cpu_samples
-    if len(samples) < 2:
-        return True  # no /proc to tell a long computation from a hang
+    if not samples:
+        return True  # no /proc: silence alone decides
     (first_time, first_cpu), (last_time, last_cpu) = samples[0], samples[-1]
     if last_time - first_time < timeout_s:
         return False  # the samples do not cover a whole timeout yet
     return last_cpu - first_cpu < IDLE_CPU_SHARE * (last_time - first_time)
 
 
-def _cpu_seconds_by_group() -> dict[int, float]:
-    """CPU seconds used by the live processes of each process group (a rank and what it
-    started), from /proc; empty where there is no /proc."""
+def _cpu_usage() -> tuple[dict[int, float], dict[int, float]] | None:
+    """CPU seconds used by the live processes of each process group, and by each process,
+    from /proc; None where there is no /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    totals: dict[int, int] = {}
+    by_group: dict[int, float] = {}
+    by_process: dict[int, float] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return {}
+        return None
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -310,9 +317,11 @@ def _cpu_seconds_by_group() -> dict[int, float]:
         fields = stat_text.rpartition(")")[2].split()
         # After the command name: state, ppid, pgrp (index 2), ..., utime and stime (11, 12).
         if len(fields) > 12:
+            seconds = (int(fields[11]) + int(fields[12])) / ticks
             group = int(fields[2])
-            totals[group] = totals.get(group, 0) + int(fields[11]) + int(fields[12])
-    return {group: ticks_used / ticks for group, ticks_used in totals.items()}
+            by_process[int(entry)] = seconds
+            by_group[group] = by_group.get(group, 0.0) + seconds
+    return by_group, by_process
 
 
 def _receive(rank: _Rank, world_size: int, logs: Path) -> None:

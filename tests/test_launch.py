@@ -114,7 +114,14 @@ def test_ranks_get_the_torchrun_environment_and_a_process_group(tmp_path: Path) 
 
 def test_a_rank_that_raises_ends_the_job_naming_it_and_stops_the_others(tmp_path: Path) -> None:
     with pytest.raises(RankFailure) as caught:
-        run_on_ranks(_rank_one_fails, 2, "raise", str(tmp_path), echo=io.StringIO())
+        run_on_ranks(
+            _rank_one_fails,
+            2,
+            "raise",
+            str(tmp_path),
+            echo=io.StringIO(),
+            log_dir=tmp_path / "logs",
+        )
     message = str(caught.value)
     assert caught.value.rank == 1
     assert message.startswith("rank 1 of 2 raised ValueError: boom on rank 1")
@@ -127,7 +134,14 @@ def test_a_rank_that_raises_ends_the_job_naming_it_and_stops_the_others(tmp_path
 @pytest.mark.slow
 def test_bad_input_found_on_a_rank_is_its_message_alone(tmp_path: Path) -> None:
     with pytest.raises(RankFailure) as caught:
-        run_on_ranks(_rank_one_fails, 2, "ctc-error", str(tmp_path), echo=io.StringIO())
+        run_on_ranks(
+            _rank_one_fails,
+            2,
+            "ctc-error",
+            str(tmp_path),
+            echo=io.StringIO(),
+            log_dir=tmp_path / "logs",
+        )
     assert str(caught.value) == "rank 1 of 2: unknown flavor 'nope'\n(every rank was stopped)"
     _assert_stopped(_pids(tmp_path))
 
@@ -135,7 +149,9 @@ def test_bad_input_found_on_a_rank_is_its_message_alone(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_rank_that_dies_is_named_with_its_status(tmp_path: Path) -> None:
     with pytest.raises(RankFailure, match=r"rank 1 of 2 exited with status 3 without returning"):
-        run_on_ranks(_rank_one_fails, 2, "exit", str(tmp_path), echo=io.StringIO())
+        run_on_ranks(
+            _rank_one_fails, 2, "exit", str(tmp_path), echo=io.StringIO(), log_dir=tmp_path / "logs"
+        )
     _assert_stopped(_pids(tmp_path))
 
 
@@ -144,7 +160,13 @@ def test_a_silent_rank_times_out_with_its_stack(tmp_path: Path) -> None:
     start = time.monotonic()
     with pytest.raises(RankFailure) as caught:
         run_on_ranks(
-            _rank_one_fails, 2, "silent", str(tmp_path), rank_timeout_s=20, echo=io.StringIO()
+            _rank_one_fails,
+            2,
+            "silent",
+            str(tmp_path),
+            rank_timeout_s=20,
+            echo=io.StringIO(),
+            log_dir=tmp_path / "logs",
         )
     message = str(caught.value)
     # Rank 1 printed a line just after it started, so rank 0 may time out alone.
@@ -178,7 +200,7 @@ def test_a_killed_rank_leaves_no_semaphore_and_no_traceback(tmp_path: Path) -> N
         "from tests.test_launch import _rank_one_fails\n"
         "if __name__ == '__main__':\n"
         "    try:\n"
-        f"        run_on_ranks(_rank_one_fails, 2, 'exit', {str(tmp_path)!r})\n"
+        f"        run_on_ranks(_rank_one_fails, 2, 'exit', {str(tmp_path)!r}, log_dir={str(tmp_path / 'logs')!r})\n"
         "    except RankFailure as error:\n"
         "        print(error, file=sys.stderr)\n"
     )
