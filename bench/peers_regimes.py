@@ -19,7 +19,8 @@ class Regime:
     device: str = "h100"
     gpus_per_node: int = 8
     # Expert parallelism: tokens a rank receives from each source rank under balanced routing
-    # (batch x seq x top_k / ep), the value of every unbacked size symbol (``peers_sizes``).
+    # (batch x seq x top_k / ep), the value ctc's balanced routing gives every unbacked size symbol
+    # (``ctc.ir.symbols``; peers_run checks that they agree).
     symbol_size: int | None = None
 
 

@@ -94,13 +94,21 @@ def exposed_by_group(func: Any, cost_model: Any) -> dict[str, float]:
 
 
 def sized_by(regime: Regime) -> Callable[[Any], Any]:
-    """Makes expert-parallel token counts concrete (``peers_sizes``); the identity otherwise."""
+    """Makes expert-parallel token counts concrete as ctc sizes them for its cost model
+    (``ctc.ir.symbols``: balanced routing, read from each module's all-to-alls); the identity
+    otherwise. The regime's ``symbol_size`` (batch x seq x top_k / ep) must agree."""
     if regime.symbol_size is None:
         return lambda module: module
-    from peers_sizes import concretize
+    from ctc.ir.symbols import routed_symbol_sizes, with_sizes
 
-    size = regime.symbol_size
-    return lambda module: concretize(module, size)
+    def sized(module: Any) -> Any:
+        sizes = routed_symbol_sizes(module)
+        disagree = {name: size for name, size in sizes.items() if size != regime.symbol_size}
+        if disagree:
+            say(f"warning: routed sizes {disagree} differ from the regime's {regime.symbol_size}")
+        return with_sizes(module, sizes)
+
+    return sized
 
 
 def run_regime(regime: Regime, save_ir: Path | None = None) -> dict[str, Any]:

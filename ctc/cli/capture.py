@@ -96,7 +96,6 @@ def run(args: argparse.Namespace) -> int:
 
     # Noise from running the model on fake CPU tensors, about nothing the capture keeps.
     warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
-    warnings.filterwarnings("ignore", message="In CPU autocast, but the target dtype")
     start = time.perf_counter()
     module, layout, step_args, step_kwargs = _build(args, plan.mesh, progress)
     progress(f"built in {time.perf_counter() - start:.1f} s; capturing ({args.tracer} tracer)")

@@ -21,10 +21,11 @@ import sys
 
 import attrs
 
-from ctc.cli.values import MAX_RANKS, whole_number
+from ctc.cli.values import MAX_RANKS, number, whole_number
 from ctc.errors import CtcError
 from ctc.files import check_output, read_text, write_output
 from ctc.ir import parse_module
+from ctc.ir.symbols import routed_symbol_sizes, with_sizes
 from ctc.schedule.cost import CostModel
 from ctc.schedule.profile import PROFILES, load_profile
 from ctc.schedule.simulate import SimulationReport, simulate_module, trace_json
@@ -45,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ranks per node (default: the profile's; 8 for h100)",
     )
     parser.add_argument(
+        "--routing-skew",
+        type=number(0, 1000, low_inclusive=False),
+        default=1.0,
+        metavar="F",
+        help="expert-parallel token counts (unbacked sizes) as balanced routing gives them, "
+        "times F: 1.5 is the busiest rank of an unbalanced router (default: 1.0, balanced)",
+    )
+    parser.add_argument(
         "--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace here (default: none)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -59,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
     module = parse_module(text, name)
     if not module.functions:
         raise CtcError(f"{name} has no functions to simulate")
+    sizes = routed_symbol_sizes(module, args.routing_skew)
+    if sizes:
+        module = with_sizes(module, sizes)
     reports = simulate_module(module, CostModel(profile, module.mesh))
+    memory = _memory_fit(reports, profile.memory_bytes)
+    if memory["memory_margin_bytes"] < 0:
+        print(f"ctc simulate: {_fit_words(memory)}", file=sys.stderr)
     if args.trace:
         write_output(args.trace, trace_json(reports))
         print(
@@ -67,10 +82,42 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps(_json(name, profile.name, reports), sort_keys=True))
+        report = {**_json(name, profile.name, reports), **memory, "routed_symbols": len(sizes)}
+        print(json.dumps(report, sort_keys=True))
     else:
         _print_report(name, profile.name, reports)
+        print(f"  memory: {_fit_words(memory)}")
+        if sizes:
+            print(
+                f"  {len(sizes)} expert-parallel token counts sized for "
+                + (
+                    "balanced routing"
+                    if args.routing_skew == 1
+                    else f"routing skew {args.routing_skew:g}"
+                )
+            )
     return 0
+
+
+def _memory_fit(reports: list[SimulationReport], device_bytes: int) -> dict[str, int]:
+    """The peak per rank against the device's memory (the functions of a step run one at a
+    time, so the largest peak counts)."""
+    peak = max(r.peak_memory_bytes for r in reports)
+    return {
+        "device_memory_bytes": device_bytes,
+        "memory_margin_bytes": device_bytes - peak,
+    }
+
+
+def _fit_words(memory: dict[str, int]) -> str:
+    device, margin = memory["device_memory_bytes"], memory["memory_margin_bytes"]
+    peak = device - margin
+    if margin >= 0:
+        return f"fits: peak {_bytes(peak)} per rank of {_bytes(device)} (margin {_bytes(margin)})"
+    return (
+        f"does not fit: peak {_bytes(peak)} per rank, the device has {_bytes(device)} "
+        f"(over by {_bytes(-margin)})"
+    )
 
 
 def _json(name: str, device: str, reports: list[SimulationReport]) -> dict[str, object]:

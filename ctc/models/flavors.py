@@ -24,12 +24,13 @@ FLAVORS: dict[str, tuple[str, ...]] = {
 
 # Flavors with a training config in torchtitan's registry (for the batch/sequence defaults);
 # the others use their model's debugmodel config with their own model. llama3 405B's config
-# converts lm_head to float8, which needs torchao: it uses the debugmodel's (the same tokens per
-# batch: 8 x 2048 instead of 2 x 8192).
+# converts its linears to float8, which needs torchao and an SM89+ GPU: it is read without its
+# converters (ctc.compat.float8_config), and ctc captures the bf16 step.
 TRAINING_CONFIGS: dict[tuple[str, str], str] = {
     ("llama3", "debugmodel"): "llama3_debugmodel",
     ("llama3", "8B"): "llama3_8b",
     ("llama3", "70B"): "llama3_70b",
+    ("llama3", "405B"): "llama3_405b",
     ("deepseek_v3", "debugmodel"): "deepseek_v3_debugmodel",
     ("deepseek_v3", "16B"): "deepseek_v3_16b",
     ("deepseek_v3", "671B"): "deepseek_v3_671b",
@@ -84,7 +85,8 @@ def _module_names(model: str) -> tuple[str, str, str]:
 
 def graph_trainer_config(flavor: Flavor) -> Any:
     """graph_trainer's training config for the flavor (its parallelism, training and compile
-    settings), with the flavor's model spec and attention backend."""
+    settings), with the flavor's model spec and attention backend (no converters: see
+    ``left_out_converters``)."""
     import importlib
 
     from torchtitan.experiments.graph_trainer.configs import (
@@ -92,14 +94,28 @@ def graph_trainer_config(flavor: Flavor) -> Any:
         to_graph_trainer_config,
     )
 
+    from ctc.compat import float8_config
+
     registry_module, package, debug_config = _module_names(flavor.model)
     graph_package = importlib.import_module(package)
     training_name = TRAINING_CONFIGS.get((flavor.model, flavor.flavor))
     if training_name is not None:
-        base = getattr(importlib.import_module(registry_module), training_name)()
+        base, _ = float8_config.call(registry_module, training_name)
         config = to_graph_trainer_config(base, graph_package.model_registry)
         config.compile = GraphTrainerCompileConfig(enable=True)
     else:
         config = getattr(importlib.import_module(package + ".config_registry"), debug_config)()
     config.model_spec = graph_package.model_registry(flavor.flavor, attn_backend=flavor.attention)
     return config
+
+
+def left_out_converters(flavor: Flavor) -> list[str]:
+    """The converters of torchtitan's training config for the flavor that ctc's capture leaves
+    out: ``Float8LinearConverter`` for llama3 405B, whose float8 linears need torchao and an
+    SM89+ GPU; ctc captures the bf16 step (``ctc.compat.float8_config``)."""
+    from ctc.compat import float8_config
+
+    training_name = TRAINING_CONFIGS.get((flavor.model, flavor.flavor))
+    if training_name is None:
+        return []
+    return float8_config.call(_module_names(flavor.model)[0], training_name)[1]

@@ -11,6 +11,7 @@ or for real. The step is the model plus torchtitan's cross-entropy loss, returni
 from __future__ import annotations
 
 import contextlib
+import copy
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,7 +21,7 @@ import torch
 
 from ctc.errors import CtcError
 from ctc.frontend.groups import MeshLayout, grid_of_device_mesh
-from ctc.models.flavors import Flavor, graph_trainer_config, resolve_flavor
+from ctc.models.flavors import Flavor, graph_trainer_config, left_out_converters, resolve_flavor
 from ctc.models.mesh import MeshSpec, ModelDims
 
 Progress = Callable[[str], None]
@@ -160,14 +161,19 @@ def build_step(
     reduce_dtype: str | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    layers: int | None = None,
 ) -> BuiltStep:
     """Builds a torchtitan model's training step on ``mesh`` under the live process group (or a
     fake one when none of the right size exists). ``fake``: materialize parameters as fake
     tensors (no memory; for capture); otherwise for real, seeded by ``seed``.
     ``param_dtype``/``reduce_dtype``: the mixed-precision policy (torchtitan names such as
-    ``bfloat16``; defaults from the flavor's config)."""
+    ``bfloat16``; defaults from the flavor's config). ``layers``: that many transformer blocks
+    instead of the flavor's (the first ones kept, the last one repeated), e.g. to measure how a
+    pass scales with depth at a fixed width."""
     from ctc import compat
+    from ctc.noise import silence_known_noise
 
+    silence_known_noise()
     say = progress or (lambda message: None)
     spec = mesh if isinstance(mesh, MeshSpec) else MeshSpec.parse(mesh)
     resolved = resolve_flavor(model, flavor)
@@ -180,6 +186,11 @@ def build_step(
     if reduce_dtype:
         training.mixed_precision_reduce = reduce_dtype
     model_config = config.model_spec.model
+    if layers is not None:
+        blocks = model_config.layers
+        model_config.layers = [
+            copy.deepcopy(blocks[min(i, len(blocks) - 1)]) for i in range(layers)
+        ]
     spec.check(model_dims(model_config, f"{model} {resolved.name}", training.seq_len))
     compat.enable_torchtitan_capture()
     ensure_process_group(spec.world_size)
@@ -210,6 +221,11 @@ def build_step(
     parallel_dims.build_mesh()
     model_config.update_from_config(config=config)
 
+    for converter in left_out_converters(resolved):
+        say(
+            f"note: torchtitan trains {model} {resolved.name} with {converter} (float8 linears, "
+            "which need torchao and an SM89+ GPU); ctc captures the bf16 step"
+        )
     say(f"building {model} {resolved.name} on {spec} ({'fake' if fake else 'real'} tensors)")
     with torch.device("meta"), utils.set_default_dtype(TORCH_DTYPE_MAP[training.dtype]):
         built = model_config.build()
