@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from ctc.ir.core import Block, Func, Module, Op, Operand, OperandList, Value, walk_ops
+from ctc.ir.ops import AllToAllOp
 from ctc.ir.types import Dim, TensorType, Type, tensor
 
 _UNBACKED = re.compile(r"\bu\d+\b")
@@ -60,7 +61,7 @@ def routed_symbol_sizes(module: Module, skew: float = 1.0) -> dict[str, int]:
     solved: dict[str, int] = {}
     for func in module.functions:
         for op in walk_ops(func.ops):
-            if op.name == "coll.all_to_all":
+            if isinstance(op, AllToAllOp):
                 solved.update(_solve_all_to_all(op))
     names = {name for func in module.functions for name in _unbacked_names(func)}
     if not names:
@@ -69,8 +70,8 @@ def routed_symbol_sizes(module: Module, skew: float = 1.0) -> dict[str, int]:
     return {name: round(solved.get(name, fallback) * skew) for name in sorted(names)}
 
 
-def _solve_all_to_all(op: Op) -> dict[str, int]:
-    source, result = op.operands[0], op.results[0] if op.results else None
+def _solve_all_to_all(op: AllToAllOp) -> dict[str, int]:
+    source, result = op.operands[0] if op.operands else None, op.results[0] if op.results else None
     if not isinstance(source, Value) or result is None:
         return {}
     if not isinstance(source.type, TensorType) or not isinstance(result.type, TensorType):
