@@ -176,8 +176,8 @@ SHAPES: dict[tuple[str, str], FlavorShape] = {
         experts=0,
         expert_hidden=0,
         parameters=405853388800,
-        batch=8,
-        seq_len=2048,
+        batch=2,
+        seq_len=8192,
         fsdp_rows=(("model dimension", 16384),),
         fsdp_tp_rows=(
             ("fused query/key/value rows", 18432),
