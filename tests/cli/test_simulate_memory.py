@@ -50,5 +50,7 @@ def test_expert_parallel_token_counts_are_sized_and_skewable(
     assert reports[0]["routed_symbols"] == 2
     assert 0 < reports[0]["compute_ms"] < reports[1]["compute_ms"]
     assert reports[0]["memory_margin_bytes"] > reports[1]["memory_margin_bytes"]
-    assert main(["simulate", str(path), "--routing-skew", "0"]) != 0
+    with pytest.raises(SystemExit) as refused:
+        main(["simulate", str(path), "--routing-skew", "0"])
+    assert refused.value.code == 2
     assert "--routing-skew: expected a number in (0, 1000], got 0" in capsys.readouterr().err
