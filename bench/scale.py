@@ -21,6 +21,7 @@ usage: python bench/scale.py [--cases NAME,...] [--limit-gib N] [--quick] [--kee
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import statistics
@@ -252,6 +253,7 @@ def time_per_op(path: Path, runs: int = 3) -> dict[str, float]:
     from ctc.schedule.simulate import simulate_module
 
     module = parse_module(path.read_text())
+    gc.freeze()  # as ctc opt and ctc simulate do after parsing
     ops = sum(1 for f in module.functions for _ in walk_ops(f.ops))
     result: dict[str, float] = {"ops": ops}
     for text in LINEAR_PASSES:

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 
@@ -66,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.trace)
     text, name = read_text(args.file, "an IR file")
     module = parse_module(text, name)
+    # The IR is immutable and lives as long as the command: out of the cyclic collector's way,
+    # whose rescans of it would otherwise cost more the larger the model.
+    gc.freeze()
     if not module.functions:
         raise CtcError(f"{name} has no functions to simulate")
     sizes = routed_symbol_sizes(module, args.routing_skew)
