@@ -28,6 +28,7 @@ from ctc.ir.printer import print_module
 from ctc.ir.verifier import verify
 from ctc.passes.base import DEVICES
 from ctc.passes.manager import PassManager, RunOptions, timing_report
+from ctc.passes.stages import plan_stages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,10 +106,10 @@ def run(args: argparse.Namespace) -> int:
     # whose rescans of it would otherwise cost more the larger the model.
     gc.freeze()
     rows.append(("(parse input)", time.perf_counter() - start))
+    # Every pass must have a function of its stage to work on: an error, not a silent skip.
+    plan_stages(pipeline, [func.name for func in module.functions], running="the module has")
     module = manager.run(module)
     rows += manager.timings()
-    for record in manager.skipped():
-        print(f"note: skipped pass '{record.text}': {record.skipped}", file=sys.stderr)
     if pipeline.entries and not args.verify_each:
         start = time.perf_counter()
         problems = verify(module)

@@ -55,20 +55,23 @@ def entry_stages(entry: PassEntry, available: Sequence[str]) -> tuple[str, ...]:
     return tuple(supported)
 
 
-def plan_stages(pipeline: Pipeline, available: Sequence[str] = STAGES) -> dict[str, Pipeline]:
-    """The part of ``pipeline`` each stage runs; an entry that would run nowhere is an error."""
+def plan_stages(
+    pipeline: Pipeline, available: Sequence[str] = STAGES, running: str = "this command runs"
+) -> dict[str, Pipeline]:
+    """The part of ``pipeline`` each stage runs; an entry that would run nowhere is a located
+    error ("pass 'X' works on @fwd, and {running} @joint")."""
     parts: dict[str, list[PassEntry]] = {stage: [] for stage in STAGES if stage in available}
     problems = []
     for entry in pipeline.entries:
         stages = entry_stages(entry, available)
         if not stages:
             wanted = ", ".join("@" + s for s in entry.stages)
-            running = ", ".join("@" + s for s in available) or "no stage"
+            have = ", ".join("@" + s for s in available) or "no stage"
             problems.append(
                 Diagnostic(
                     entry.origin.line,
                     entry.origin.column,
-                    f"pass '{entry}' works on {wanted}, and this command runs {running}"
+                    f"pass '{entry}' works on {wanted}, and {running} {have}"
                     + entry.origin.note(),
                 )
             )

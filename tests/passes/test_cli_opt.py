@@ -61,16 +61,14 @@ def test_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert parse_module(out)
 
 
-def test_a_pass_without_its_stage_is_skipped_with_a_note(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_a_pass_without_a_function_of_its_stage_is_a_located_error(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from tests.example_passes import TEST_REGISTRY
-
-    monkeypatch.setattr("ctc.passes.registry.REGISTRY", TEST_REGISTRY)
-    code, _, err = ctc(capsys, "opt", str(EXAMPLE), "--passes", "inductor(regions)")
-    assert code == 0
-    assert err == (
-        "note: skipped pass 'inductor(regions)': it works on @fwd, @bwd, and the module has @joint\n"
+    code, out, err = ctc(capsys, "opt", str(EXAMPLE), "--passes", "dce,inductor(regions)")
+    assert (code, out) == (1, "")
+    assert err.startswith(
+        "<pipeline>:1:5: error: pass 'inductor(regions)' works on @fwd, @bwd, and the module "
+        "has @joint\n"
     )
 
 
