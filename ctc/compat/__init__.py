@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ctc.compat import (
     blockmask_pytree,
+    distributed_set_timeout,
     flex_backward_cpu,
     flex_compiled_in_export,
     mesh_slice_tracing,
@@ -19,8 +20,10 @@ from ctc.compat import (
 
 __all__ = [
     "blockmask_pytree",
+    "distributed_set_timeout",
     "enable_torch_capture",
     "enable_torchtitan_capture",
+    "enable_torchtitan_training",
     "flex_backward_cpu",
     "flex_compiled_in_export",
     "mesh_slice_tracing",
@@ -42,3 +45,10 @@ def enable_torchtitan_capture() -> None:
     flex_backward_cpu.apply()
     flex_compiled_in_export.apply()
     blockmask_pytree.apply()
+
+
+def enable_torchtitan_training() -> None:
+    """What torchtitan's trainer needs on this machine beyond capture: the process groups'
+    timeout setter torch 2.13 lacks."""
+    enable_torchtitan_capture()
+    distributed_set_timeout.apply()

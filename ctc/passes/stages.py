@@ -71,8 +71,7 @@ def plan_stages(
                 Diagnostic(
                     entry.origin.line,
                     entry.origin.column,
-                    f"pass '{entry}' works on {wanted}, and {running} {have}"
-                    + entry.origin.note(),
+                    f"pass '{entry}' works on {wanted}, and {running} {have}" + entry.origin.note(),
                 )
             )
         for stage in stages:

@@ -99,3 +99,21 @@ def test_the_405b_config_reads_without_its_float8_converters() -> None:
     config, left_out = float8_config.call("torchtitan.models.llama3.config_registry", "llama3_405b")
     assert left_out == ["Float8LinearConverter"]
     assert config.training.seq_len == 8192
+
+
+def test_torch_distributed_still_has_no_set_timeout() -> None:
+    from ctc.compat import distributed_set_timeout
+
+    present = _fresh_python("import torch.distributed as d; print(hasattr(d, 'set_timeout'))")
+    assert present == "False"
+    distributed_set_timeout.apply()
+    assert torch.distributed.set_timeout is distributed_set_timeout.set_timeout  # type: ignore[attr-defined]
+
+
+def test_the_cpu_device_module_answers_what_the_trainer_asks() -> None:
+    from ctc.compat.torchtitan_device import CpuDeviceModule
+
+    stats = CpuDeviceModule.memory_stats()
+    assert stats["reserved_bytes.all.peak"] > 0
+    assert CpuDeviceModule.get_device_properties().total_memory > stats["reserved_bytes.all.peak"]
+    assert CpuDeviceModule.device_count() == 1

@@ -62,3 +62,40 @@ def tiny_step(
         "bwd_ir": print_module(report.modules["bwd"]),
         "fallbacks": {stage: len(items) for stage, items in report.fallbacks.items()},
     }
+
+
+def tiny_pipelines(
+    rank: int, world_size: int, mesh_shape: tuple[int, int], pipelines: list[str], steps: int
+) -> dict[str, Any]:
+    """``tiny_step`` for each pipeline in turn, in one launch of the ranks."""
+    return {text: tiny_step(rank, world_size, mesh_shape, text, steps) for text in pipelines}
+
+
+def torchtitan_pipelines(
+    rank: int, world_size: int, model: str, mesh: str, pipelines: list[str], steps: int
+) -> dict[str, Any]:
+    """``steps`` SGD steps of a torchtitan model (sequence 64, batch 1) through ``ctc.compile``
+    with each pipeline, beside an eager copy: per step, whether the loss and every gradient were
+    bitwise equal, and the largest gradient difference."""
+    import torch
+
+    from ctc.train import TrainConfig, train_rank
+
+    results = {}
+    for text in pipelines:
+        config = TrainConfig(
+            model=model,
+            flavor="debugmodel",
+            mesh=mesh,
+            passes=text,
+            steps=steps,
+            batch=1,
+            seq_len=64,
+            lr=1e-2,
+        )
+        report = train_rank(rank, world_size, config)
+        results[text] = [
+            (step["loss"] == step["eager_loss"], step["grads_equal"]) for step in report["steps"]
+        ]
+        torch.distributed.barrier()
+    return results

@@ -41,3 +41,36 @@ def test_bucketed_tiny_model_on_four_gloo_ranks_matches_eager_bitwise() -> None:
     results = run_on_ranks(tiny_step, 4, (2, 2), "bucket(block)")
     _assert_bitwise(results)
     assert 'stream = "fsdp_all_gather"' in results[0]["ir"]
+
+
+# Reduction groups of 4 ranks: with 2 ranks a reordered or bucketed sum cannot differ.
+JOINT_PIPELINES = [
+    "",
+    "bucket(block)",
+    "bucket(auto)",
+    "reorder",
+    "reshard_after_forward",
+    "transformer_block_bucketing",
+    "autobucketing_reordering",
+]
+
+
+@pytest.mark.slow
+def test_tiny_model_on_dp_shard_4_is_bitwise_eager_over_five_steps_with_every_joint_pass() -> None:
+    from tests.numerics.steps import tiny_pipelines
+
+    results = run_on_ranks(tiny_pipelines, 4, (4, 1), JOINT_PIPELINES, 5)
+    for text in JOINT_PIPELINES:
+        _assert_bitwise([rank_results[text] for rank_results in results])
+        assert len(results[0][text]["loss"]) == 5
+
+
+@pytest.mark.slow
+def test_llama3_on_dp_shard_4_is_bitwise_eager_over_five_steps() -> None:
+    from tests.numerics.steps import torchtitan_pipelines
+
+    pipelines = ["", "transformer_block_bucketing", "autobucketing_reordering"]
+    results = run_on_ranks(torchtitan_pipelines, 4, "llama3", "dp_shard=4", pipelines, 5)
+    for rank, rank_results in enumerate(results):
+        for text in pipelines:
+            assert rank_results[text] == [(True, True)] * 5, (rank, text, rank_results[text])
