@@ -86,6 +86,7 @@ def compile(
     device: str | None = None,
     verify_each: bool = False,
     print_ir_after_all: bool = False,
+    ir: str | Path | None = None,
 ) -> CompiledModule:
     """``model`` (with ``loss_fn`` applied to its output, when given) trained through ctc.
 
@@ -97,7 +98,9 @@ def compile(
     ``dump_dir`` receives the IR after capture, after the joint passes and of ``@fwd``/``@bwd``
     before and after theirs (rank 0 writes). The pipeline is checked now, for ``device``
     (default: this machine's), so a bad one fails before anything is captured.
-    mesh: as for ``ctc.capture``. tracer: ``"direct"`` or ``"dynamo"``.
+    mesh: as for ``ctc.capture``. tracer: ``"direct"`` or ``"dynamo"``. ir: an IR file whose
+    ``@joint`` is trained instead of the captured one, after a check that it is this step's
+    (same arguments, parameters, types and mesh; the first difference is the error).
     """
     from pathlib import Path
 
@@ -115,6 +118,7 @@ def compile(
         mesh=mesh,
         tracer=tracer,
         run=RunOptions(verify_each=verify_each, print_ir_after_all=print_ir_after_all),
+        ir=Path(ir) if ir is not None else None,
     )
     return CompiledModule(model, loss_fn, options)
 
@@ -154,7 +158,24 @@ def build_compiled_step(
         step, inputs, tracer=options.tracer, decompositions=decompositions
     ) as captured:
         lifted = lift_captured(captured, layout)
+        if options.ir is not None:
+            lifted = ir_for_capture(options.ir, lifted)
         joint = parse_module(print_module(staged.run(lifted, "joint")), "<@joint>")
         report.modules["joint"] = joint
         function = compile_joint(captured, joint, layout, staged, report)
     return CompiledStep(function, report, time.perf_counter() - start)
+
+
+def ir_for_capture(path: Path, lifted: Module) -> Module:
+    """The module of an IR file, when its ``@joint`` is the captured step's (see
+    ``ctc.frontend.match``); a ``CtcError`` names the first difference otherwise."""
+    from ctc.frontend.match import check_same_step
+    from ctc.ir import parse_module
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CtcError(f"cannot read the IR file {path}: {error.strerror or error}") from None
+    given = parse_module(text, str(path))
+    check_same_step(given, lifted, str(path))
+    return given

@@ -69,6 +69,8 @@ class CompileOptions:
     mesh: Any = None
     tracer: str = "direct"
     run: RunOptions = attrs.field(factory=RunOptions)
+    # Train from this IR file's @joint (checked against the capture) instead of the lifted one.
+    ir: Path | None = None
 
 
 @attrs.define
