@@ -28,6 +28,8 @@ def capture(
     stage: str | Sequence[str] = "joint",
     tracer: str = "direct",
     module_paths: bool = True,
+    pipeline: str | Pipeline = "",
+    decompositions: str | None = None,
 ) -> Module:
     """Captures one training step, ``model(*example_inputs, **kwargs)`` and the backward of its
     outputs (return the loss), and lifts it into the IR.
@@ -38,15 +40,62 @@ def capture(
       forward and backward come from torch's default partitioner.
     tracer: ``"direct"`` (AOT traces the module) or ``"dynamo"`` (dynamo first).
     module_paths: annotate each node with its module path while capturing (direct tracer).
+    pipeline: passes to run as training would: the joint ones before torch's partitioner splits
+      the step (so ``reshard_after_forward`` shows in ``@fwd``/``@bwd``), the others on the
+      stages they work on; each must have a stage among ``stage`` (and the joint) to run on.
+    decompositions: ``"inductor"`` exports with inductor's table (``inductor(all)`` needs it;
+      a pipeline with ``inductor(all)`` implies it).
     """
     from ctc.frontend import export_joint, lift_captured, parse_stages
 
     stages = parse_stages(stage)
     layout = resolve_layout(model, mesh)
+    if isinstance(pipeline, str) and pipeline:
+        from ctc.dsl import parse_pipeline
+
+        pipeline = parse_pipeline(pipeline)
+    if pipeline and needs_inductor_decompositions(pipeline):
+        decompositions = "inductor"
     with export_joint(
-        model, example_inputs, kwargs, tracer=tracer, module_paths=module_paths
+        model,
+        example_inputs,
+        kwargs,
+        tracer=tracer,
+        module_paths=module_paths,
+        decompositions=decompositions,
     ) as captured:
-        return lift_captured(captured, layout, stages)
+        if not pipeline:
+            return lift_captured(captured, layout, stages)
+        return lift_with_passes(captured, layout, stages, pipeline)
+
+
+def lift_with_passes(
+    captured: Any, layout: MeshLayout | None, stages: tuple[str, ...], pipeline: Pipeline
+) -> Module:
+    """The requested stages of a capture, each after the pipeline's passes for it; the joint
+    passes run before partitioning. Collectives on their own streams are lowered onto their
+    mesh group for the partitioner (which only needs a valid graph)."""
+    from ctc.frontend import lift_captured, lift_function, saved_indices
+    from ctc.ir.core import Module
+    from ctc.lowering.groups import streams_of
+    from ctc.lowering.joint import lower_into_joint
+    from ctc.passes.stages import StagedRun
+
+    split = [stage for stage in stages if stage != "joint"]
+    staged = StagedRun(pipeline, available=("joint", *split))
+    joint = staged.run(lift_captured(captured, layout, ("joint",)), "joint")
+    functions = [joint.function("joint")] if "joint" in stages else []
+    if split:
+        names = dict(layout.group_names()) if layout is not None else {}
+        streams = {(dims, stream): names[dims] for dims, stream in streams_of(joint)}
+        lower_into_joint(joint.function("joint"), captured.joint, names, streams)
+        forward, backward = captured.partition()
+        graphs = {"fwd": (forward, None), "bwd": (backward, saved_indices(forward))}
+        for stage in split:
+            graph, saved = graphs[stage]
+            func = lift_function(graph, stage, layout, saved)
+            functions.append(staged.run(Module((func,), joint.attributes), stage).functions[0])
+    return Module(tuple(functions), joint.attributes)
 
 
 def resolve_layout(model: torch.nn.Module, mesh: Any) -> MeshLayout | None:

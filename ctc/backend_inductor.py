@@ -11,7 +11,8 @@ backward compilers are ``StageCompiler``s, which for each half:
    fake values and check them against the IR types;
 5. compile each outlined region with inductor (``ctc.regions_inductor``); when inductor cannot
    compile a higher-order op, that op alone runs eagerly (one ``CtcWarning`` per stage lists
-   them) and the rest of its region stays compiled.
+   them) and the rest of its region stays compiled. With several ranks, rank 0 compiles first
+   and broadcasts what fell back; the others then hit inductor's cache for the same kernels.
 
 The compiled step takes ``(*parameters, *buffers, *inputs)`` (parameters as
 ``named_parameters(remove_duplicate=False)`` lists them) and returns what the captured module
@@ -140,7 +141,12 @@ class StageCompiler:
         )
         cache: dict[RegionOp, Any] = {}
         plan = _FallbackPlan(func)
-        current = func
+        # Rank 0 compiles first and shares what it learnt; the others then find its kernels in
+        # inductor's on-disk cache instead of compiling them again, all at once, on shared cores.
+        shared = has_regions and _distributed()
+        if shared and torch.distributed.get_rank() != 0:
+            plan.adopt(_broadcast(None))
+        current = split_around(func, plan.isolate, set(plan.fallbacks))
         while True:
             lowered = lower_function(
                 current,
@@ -160,6 +166,8 @@ class StageCompiler:
             for failure in failures:
                 plan.add(failure, self.stage)
             current = split_around(func, plan.isolate, set(plan.fallbacks))
+        if shared and torch.distributed.get_rank() == 0:
+            _broadcast((plan.isolate, plan.fallbacks))
         fallbacks = list(plan.fallbacks.values())
         self.context.report.regions[self.stage] = compiled
         self.context.report.fallbacks[self.stage] = fallbacks
@@ -193,6 +201,12 @@ class _FallbackPlan:
             if inner.results
         }
 
+    def adopt(self, learnt: Any) -> None:
+        """What rank 0 learnt compiling the same function."""
+        isolate, fallbacks = learnt
+        self.isolate = set(isolate)
+        self.fallbacks = dict(fallbacks)
+
     def add(self, failure: RegionFailure, stage: str) -> None:
         region = failure.region
         hops = higher_order_ops(region)
@@ -211,6 +225,22 @@ class _FallbackPlan:
             if reason is None or name is None or name not in self.regions:
                 continue
             self.fallbacks.setdefault(name, Fallback(hop.name, name, self.regions[name], reason))
+
+
+def _distributed() -> bool:
+    dist = torch.distributed
+    return bool(dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1)
+
+
+def _broadcast(value: Any) -> Any:
+    """``value`` from rank 0, on every rank (rank 0 passes it, the others receive it). Real
+    tensors carry it: the compilers run under AOT autograd's fake mode, which is set aside."""
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    box = [value]
+    with unset_fake_temporarily():
+        torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def compile_joint(

@@ -69,7 +69,7 @@ class TrainPlan:
     steps: int
     batch: int
     seq_len: int
-    lr: float
+    lr: float | None
     check: bool
     memory: MemoryEstimate
 
@@ -81,11 +81,12 @@ class TrainPlan:
         """Two lines: what trains where, and with what."""
         size = "" if self.model == "tiny" else f"batch {self.batch} x sequence {self.seq_len}, "
         check = ", every step checked against eager" if self.check else ""
+        lr = f"lr {self.lr:g}" if self.lr is not None else "the flavor's lr"
         name = f"{self.model} {self.flavor}".rstrip()
         return (
             f"training {name} on {self.mesh} ({self.world_size} gloo "
             f"processes), pipeline: {self.passes or '(none)'}\n"
-            f"{size}{self.steps} steps, SGD lr {self.lr:g}{check}; {self.memory.describe()}"
+            f"{size}{self.steps} steps, AdamW with {lr}{check}; {self.memory.describe()}"
         )
 
 
@@ -170,16 +171,16 @@ def check_train(
     steps: int = 3,
     batch: int | None = None,
     seq_len: int | None = None,
-    lr: float = 1e-3,
-    check: bool = True,
+    lr: float | None = None,
+    check: bool = False,
 ) -> TrainPlan:
     """A ``TrainPlan``, or the ``CtcError`` of the first thing that cannot run."""
     from ctc.dsl import parse_pipeline
 
     if steps < 1:
         raise CtcError(f"--steps must be at least 1, got {steps}")
-    if not math.isfinite(lr) or lr < 0:
-        raise CtcError(f"--lr must be a finite number >= 0, got {lr}")
+    if lr is not None and (not math.isfinite(lr) or lr <= 0):
+        raise CtcError(f"--lr must be a finite number > 0, got {lr}")
     _check_counts(batch, seq_len)
     _refuse_tiny_sizes(model, batch, seq_len)
     spec = check_mesh(model, flavor, mesh, seq_len)
@@ -193,7 +194,7 @@ def check_train(
         raise CtcError(
             f"{model} {name} on {spec} does not fit in this machine's memory: "
             f"{memory.describe()}; try a smaller --batch or --seq-len, fewer ranks, or "
-            "--no-check (no eager copy)"
+            "no --check (no eager copy)"
         )
     return plan
 

@@ -10,6 +10,8 @@ The mesh names degrees: dp_replicate, dp_shard, tp, ep (ep borrows ranks from dp
 Example:
   ctc capture --model llama3 --flavor debugmodel --mesh dp_shard=2,tp=4 -o step.ctc
   ctc capture --model deepseek_v3 --mesh dp_shard=2,tp=2,ep=2 --stage fwd,bwd | ctc verify -
+  ctc capture --model llama3 --mesh dp_shard=8 --stage fwd,bwd --passes reshard_after_forward \
+      | ctc simulate -
 """
 
 from __future__ import annotations
@@ -75,6 +77,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"mixed precision: the dtype {what} (default: the flavor's)",
         )
     parser.add_argument(
+        "--passes",
+        default="",
+        metavar="PIPELINE",
+        help="run these passes as training would: joint ones before the step is split into fwd "
+        "and bwd (e.g. reshard_after_forward), the others on their stages (default: none)",
+    )
+    parser.add_argument(
+        "--decompositions",
+        choices=("default", "inductor"),
+        default="default",
+        help="the export's decomposition table: inductor's is what inductor(all) needs "
+        "(default: torch's; a pipeline with inductor(all) implies inductor)",
+    )
+    parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the IR here (default: stdout)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -89,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             "the tiny model reduces gradients in its parameters' dtype: no --reduce-dtype"
         )
     check_output(args.output)
+    pipeline = _pipeline(args.passes, plan.stages)
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -100,22 +117,48 @@ def run(args: argparse.Namespace) -> int:
     module, layout, step_args, step_kwargs = _build(args, plan.mesh, progress)
     progress(f"built in {time.perf_counter() - start:.1f} s; capturing ({args.tracer} tracer)")
 
+    from ctc.api import lift_with_passes, needs_inductor_decompositions
     from ctc.frontend import export_joint, lift_captured
     from ctc.ir import print_module
 
     start = time.perf_counter()
+    decompositions = "inductor" if args.decompositions == "inductor" else None
+    if pipeline is not None and needs_inductor_decompositions(pipeline):
+        decompositions = "inductor"
     with export_joint(
-        module, step_args, step_kwargs, tracer=args.tracer, module_paths=args.model == "tiny"
+        module,
+        step_args,
+        step_kwargs,
+        tracer=args.tracer,
+        module_paths=args.model == "tiny",
+        decompositions=decompositions,
     ) as captured:
         nodes = len(captured.graph_module.graph.nodes)
         progress(f"captured {nodes} nodes in {captured.seconds:.1f} s; lifting {args.stage}")
-        ir = lift_captured(captured, layout, plan.stages)
+        if pipeline is None:
+            ir = lift_captured(captured, layout, plan.stages)
+        else:
+            progress(f"running {pipeline}")
+            ir = lift_with_passes(captured, layout, plan.stages, pipeline)
     progress(f"done in {time.perf_counter() - start:.1f} s")
     write_output(args.output, print_module(ir))
     return 0
 
 
 Built = tuple[Any, Any, tuple[Any, ...], dict[str, Any]]  # module, layout, args, kwargs
+
+
+def _pipeline(text: str, stages: tuple[str, ...]) -> Any:
+    """The --passes pipeline, checked (torch-free) against the stages the capture produces."""
+    if not text:
+        return None
+    from ctc.dsl import parse_pipeline
+    from ctc.passes.stages import plan_stages
+
+    pipeline = parse_pipeline(text, device="cpu")
+    available = ("joint", *[stage for stage in stages if stage != "joint"])
+    plan_stages(pipeline, available, running="this capture makes")
+    return pipeline
 
 
 def _build(args: argparse.Namespace, spec: MeshSpec, progress: Callable[[str], None]) -> Built:

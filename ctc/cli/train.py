@@ -1,21 +1,22 @@
-"""Train a model end to end through ctc on the CPU with gloo: one process per rank. The step is
-captured once, lifted to IR, transformed by the pipeline, compiled from the IR with
-aot_compile_joint_with_descriptors, and trained with SGD. Every step's loss and every gradient
-are compared with the eager DTensor model, bitwise (--no-check skips that and the eager copy).
+"""Train a model with torchtitan's trainer, its step compiled by ctc: one process per rank (gloo
+on the CPU, NCCL with CUDA), launched by ctc itself. Each rank runs torchtitan's configuration
+parser and trainer with the same arguments `torchrun -m torchtitan.train` would get (print them
+with --torchrun): torchtitan's data loader on ctc's offline corpus and tokenizer (built once and
+cached), AdamW and its learning-rate schedule, gradient clipping, checkpointing. The step (model
+and loss) is captured once per input shape, lifted to IR, transformed by --passes and compiled.
 
 Everything that can be checked is checked before a process starts (and before torch loads): the
-model and flavor, batch and sequence length, whether the mesh splits the model, the pipeline, and
-an estimate of the ranks' memory against this machine's. Rank 0's output shows on stderr; a rank
-that fails, dies, or hangs (no output and no CPU for --rank-timeout seconds) stops the job, with
-its last output.
+model and flavor, batch and sequence length, the mesh against the model, the pipeline, the
+checkpoint folder, and an estimate of the ranks' memory against this machine's. Rank 0 prints a
+line per step; a rank that fails, dies, or hangs stops the job with its last output.
 
 Models: llama3 (debugmodel, 1B, 3B, 8B, 70B, 405B) and deepseek_v3 (debugmodel, 16B, 236B, 671B),
-each flavor also as FLAVOR_flex_attn (FlexAttention); tiny, a two-block TP+FSDP MLP.
+each flavor also as FLAVOR_flex_attn (FlexAttention).
 
 Example:
-  ctc train --model llama3 --flavor debugmodel --mesh dp_shard=2,tp=2 --passes "bucket(block)" \
-      --seq-len 64 --batch 1
-  ctc train --model tiny --mesh dp_shard=2,tp=2 --steps 5 --json
+  ctc train --model llama3 --flavor debugmodel_flex_attn --mesh dp_shard=2,tp=4 \\
+      --passes transformer_block_bucketing,regional_inductor --steps 8
+  ctc train --mesh dp_shard=2 --checkpoint ckpt --steps 6 --stop-after 3   # then resume: drop --stop-after
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ctc.cli.values import MAX_BATCH, MAX_SEQ_LEN, MAX_STEPS, number, whole_number
-from ctc.errors import CtcError
-from ctc.launch import DEFAULT_RANK_TIMEOUT_S, run_on_ranks
-from ctc.prelaunch import check_train
+from ctc.launch import DEFAULT_RANK_TIMEOUT_S
+from ctc.trainer.args import DEFAULT_BATCH, DEFAULT_SEQ_LEN, DEFAULT_STEPS
 
-MODELS = ("llama3", "deepseek_v3", "tiny")
+MODELS = ("llama3", "deepseek_v3")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,29 +49,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--passes",
         default="",
         metavar="PIPELINE",
-        help='the pass pipeline, e.g. "bucket(block)" or transformer_block_bucketing '
-        "(default: none)",
+        help="the pass pipeline: ctc's (bucket(block),inductor(regions)) or the reference's "
+        "names (transformer_block_bucketing,regional_inductor) (default: none)",
     )
     parser.add_argument(
-        "--steps", type=whole_number(1, MAX_STEPS), default=3, help="training steps"
+        "--steps",
+        type=whole_number(1, MAX_STEPS),
+        default=DEFAULT_STEPS,
+        help="training steps; the learning-rate schedule spans them",
     )
     parser.add_argument(
-        "--batch",
-        type=whole_number(1, MAX_BATCH),
-        help="local batch size (default: the flavor's)",
+        "--batch", type=whole_number(1, MAX_BATCH), default=DEFAULT_BATCH, help="local batch size"
     )
     parser.add_argument(
         "--seq-len",
         type=whole_number(1, MAX_SEQ_LEN),
-        help="sequence length (default: the flavor's)",
+        default=DEFAULT_SEQ_LEN,
+        help="sequence length",
     )
-    parser.add_argument("--lr", type=number(0.0, 1e6), default=1e-3, help="the SGD learning rate")
     parser.add_argument(
-        "--no-check",
-        action="store_true",
-        help="skip the bitwise comparison with the eager model (and its copy's memory)",
+        "--lr",
+        type=number(0.0, 1e6, low_inclusive=False),
+        help="AdamW's learning rate (default: the flavor's configuration, 8e-4 for debugmodel)",
     )
+    parser.add_argument("--seed", type=whole_number(0, 2**31 - 1), default=0, help="random seed")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="run every step eagerly too, on the same weights, and stop at the first difference "
+        "(bitwise without inductor, within a tolerance with it; doubles the step time)",
+    )
+    parser.add_argument("--checkpoint", metavar="DIR", help="save checkpoints here; resume from it")
+    parser.add_argument(
+        "--checkpoint-interval",
+        type=whole_number(1, MAX_STEPS),
+        metavar="N",
+        help="steps between checkpoints (default: --steps, i.e. the last step)",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=whole_number(1, MAX_STEPS),
+        metavar="N",
+        help="stop after N steps of this run (a checkpointed run resumes where it stopped)",
+    )
+    parser.add_argument(
+        "--ir", metavar="FILE", help="train from this IR file's @joint (checked against the model)"
+    )
+    parser.add_argument("--dump-ir", metavar="DIR", help="write the IR of every stage here")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument(
+        "--torchrun",
+        action="store_true",
+        help="print the torchrun + torchtitan command that trains the same, and exit",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show torchtitan's own log")
     parser.add_argument(
         "--rank-timeout",
         type=number(0.0, 1e7, low_inclusive=False),
@@ -82,6 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ctc.prelaunch import check_train
+    from ctc.trainer.args import TrainSettings, torchtitan_args, torchtitan_command
+    from ctc.trainer.manifest import check_checkpoint_folder
+
     plan = check_train(
         args.model,
         args.flavor,
@@ -91,61 +127,78 @@ def run(args: argparse.Namespace) -> int:
         args.batch,
         args.seq_len,
         args.lr,
-        not args.no_check,
+        args.check,
     )
-    print(plan.describe(), file=sys.stderr, flush=True)
-    from ctc.train import TrainConfig, train_rank
-
-    config = TrainConfig(
+    settings = TrainSettings(
         model=args.model,
         flavor=args.flavor,
-        mesh=args.mesh,
+        mesh=str(plan.mesh),
         passes=args.passes,
         steps=args.steps,
         batch=args.batch,
         seq_len=args.seq_len,
         lr=args.lr,
-        check=not args.no_check,
+        seed=args.seed,
+        check=args.check,
+        checkpoint=args.checkpoint,
+        checkpoint_interval=args.checkpoint_interval,
+        stop_after=args.stop_after or 0,
+        ir=args.ir,
+        ir_dump=args.dump_ir,
     )
-    world_size = plan.world_size
-    results = run_on_ranks(train_rank, world_size, config, rank_timeout_s=args.rank_timeout)
-    report = results[0]
-    mismatched = [
-        (rank, s["step"])
-        for rank, result in enumerate(results)
-        for s in result["steps"]
-        if s["grads_equal"] is False
-        or (s["exact"] and s["eager_loss"] is not None and s["loss"] != s["eager_loss"])
-    ]
-    options = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "command"}
+    if args.torchrun:
+        print(torchtitan_command(settings))
+        return 0
+    check_checkpoint_folder(settings)
+    print(plan.describe(), file=sys.stderr, flush=True)
+    if args.dump_ir:
+        print(f"IR of every stage -> {args.dump_ir}/", file=sys.stderr, flush=True)
+    summary = _launch(args, settings, torchtitan_args(settings))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "config": options | {"world_size": world_size},
-                    **report,
-                    "bitwise_equal": not mismatched if config.check else None,
-                }
-            )
-        )
+        print(json.dumps({"settings": vars(args), "world_size": plan.world_size, **summary}))
     else:
-        print(
-            f"captured {report['captured_ops']} ops; capture+lift+passes+compile "
-            f"{report['compile_seconds']:.1f} s; "
-            f"{report['stats']['collectives']} collectives per step"
-        )
-        for s in report["steps"]:
-            check = ""
-            if s["eager_loss"] is not None:
-                same = s["grads_equal"] and (not s["exact"] or s["loss"] == s["eager_loss"])
-                verdict = (
-                    "bitwise equal" if s["exact"] else f"close (max diff {s['max_difference']:.2e})"
-                )
-                check = (
-                    f"  | eager {s['eager_loss']:.6f} {s['eager_seconds'] * 1000:.0f} ms  "
-                    f"{verdict if same else 'DIFFERS'}"
-                )
-            print(f"step {s['step']}: loss {s['loss']:.6f}  {s['seconds'] * 1000:.0f} ms{check}")
-    if mismatched:
-        raise CtcError(f"compiled step differs from eager on (rank, step) {mismatched}")
+        print(_closing(summary), file=sys.stderr)
     return 0
+
+
+def _launch(args: argparse.Namespace, settings: Any, argv: list[str]) -> dict[str, Any]:
+    from ctc.data import prepare_data
+    from ctc.launch import run_on_ranks
+    from ctc.trainer.manifest import write_manifest
+    from ctc.trainer.run import train_worker
+
+    data = prepare_data()
+    print(f"corpus {data.corpus}, tokenizer {data.tokenizer}", file=sys.stderr, flush=True)
+    if settings.checkpoint:
+        write_manifest(settings)
+    results = run_on_ranks(
+        train_worker,
+        settings.world_size,
+        argv,
+        args.verbose,
+        rank_timeout_s=args.rank_timeout,
+        init_process_group=False,
+    )
+    summary: dict[str, Any] = results[0]
+    return summary
+
+
+def _closing(summary: dict[str, Any]) -> str:
+    """The closing lines: compile time, step times, collectives, simulated communication."""
+    lines = []
+    if summary.get("compile_seconds") is not None:
+        lines.append(
+            f"capture + passes + compile {summary['compile_seconds']:.1f} s; first step "
+            f"{summary['first_step_seconds']:.1f} s; mean step after it "
+            f"{summary['mean_step_seconds']:.2f} s"
+        )
+    lines.append(f"{summary.get('collectives_per_step', 0)} collectives per step")
+    simulated = summary.get("simulated")
+    if simulated:
+        lines.append(
+            f"simulated on {simulated['device']}: step {simulated['step_ms']:.1f} ms, exposed "
+            f"communication {simulated['exposed_comm_ms']:.1f} ms"
+        )
+    if summary.get("fallbacks"):
+        lines.append(f"{summary['fallbacks']} higher-order op(s) ran eagerly (see the warnings)")
+    return "\n".join(lines)

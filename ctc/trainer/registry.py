@@ -34,6 +34,10 @@ def trainer_config(model: str, flavor: str) -> CtcTrainer.Config:
     config.loss = CrossEntropyLoss.Config(global_vocab_size=decoder_vocab_size(config.model_spec))
     config.training.disable_cuda_graphs = True
     config.metrics.log_freq = 1
+    # The first step captures and compiles (minutes on a loaded CPU), and ranks sharing few
+    # cores run steps slowly: torchtitan's GPU-sized timeouts would end such runs.
+    config.comm.init_timeout_seconds = max(config.comm.init_timeout_seconds, 3600)
+    config.comm.train_timeout_seconds = max(config.comm.train_timeout_seconds, 1800)
     attach_corpus(config)
     return config
 
