@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     # Noise from running the model on fake CPU tensors, about nothing the capture keeps.
     warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
     start = time.perf_counter()
-    module, layout, step_args, step_kwargs = _build(args, plan.mesh, progress)
+    built = _build(args, plan.mesh, progress)
+    module, layout, step_args, step_kwargs = built.module, built.layout, built.args, built.kwargs
     progress(f"built in {time.perf_counter() - start:.1f} s; capturing ({args.tracer} tracer)")
 
     from ctc.api import lift_with_passes, needs_inductor_decompositions
@@ -145,9 +146,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-Built = tuple[Any, Any, tuple[Any, ...], dict[str, Any]]  # module, layout, args, kwargs
-
-
 def _pipeline(text: str, stages: tuple[str, ...]) -> Any:
     """The --passes pipeline, checked (torch-free) against the stages the capture produces."""
     if not text:
@@ -161,12 +159,11 @@ def _pipeline(text: str, stages: tuple[str, ...]) -> Any:
     return pipeline
 
 
-def _build(args: argparse.Namespace, spec: MeshSpec, progress: Callable[[str], None]) -> Built:
-    if args.model == "tiny":
-        return _build_tiny(args, spec)
-    from ctc.models.torchtitan import build_step
+def _build(args: argparse.Namespace, spec: MeshSpec, progress: Callable[[str], None]) -> Any:
+    """The step to capture (``ctc.models.step.BuiltStep``), its parameters fake tensors."""
+    from ctc.models.step import build_step
 
-    step = build_step(
+    return build_step(
         args.model,
         args.flavor,
         spec,
@@ -177,21 +174,3 @@ def _build(args: argparse.Namespace, spec: MeshSpec, progress: Callable[[str], N
         reduce_dtype=args.reduce_dtype,
         progress=progress,
     )
-    return step.module, step.layout, step.args, step.kwargs
-
-
-def _build_tiny(args: argparse.Namespace, spec: MeshSpec) -> Built:
-    import torch
-    from torch.distributed.device_mesh import init_device_mesh
-
-    from ctc.api import resolve_layout
-    from ctc.models.tiny import build_tiny, tiny_inputs
-    from ctc.models.torchtitan import ensure_process_group
-
-    ensure_process_group(spec.world_size)
-    mesh = init_device_mesh(
-        "cpu", (spec.size("dp_shard"), spec.size("tp")), mesh_dim_names=("dp_shard", "tp")
-    )
-    param_dtype = getattr(torch, args.param_dtype) if args.param_dtype else None
-    step = build_tiny(mesh, param_dtype=param_dtype)
-    return step, resolve_layout(step, mesh), tiny_inputs(), {}

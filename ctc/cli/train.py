@@ -79,7 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run every step eagerly too, on the same weights, and stop at the first difference "
         "(bitwise without inductor, within a tolerance with it; doubles the step time)",
     )
-    parser.add_argument("--checkpoint", metavar="DIR", help="save checkpoints here; resume from it")
+    parser.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="save checkpoints here; resume from it (default: no checkpoints)",
+    )
     parser.add_argument(
         "--checkpoint-interval",
         type=whole_number(1, MAX_STEPS),
@@ -90,12 +94,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stop-after",
         type=whole_number(1, MAX_STEPS),
         metavar="N",
-        help="stop after N steps of this run (a checkpointed run resumes where it stopped)",
+        help="stop after N steps of this run (a checkpointed run resumes where it stopped; "
+        "default: run to --steps)",
     )
     parser.add_argument(
-        "--ir", metavar="FILE", help="train from this IR file's @joint (checked against the model)"
+        "--ir",
+        metavar="FILE",
+        help="train from this IR file's @joint, checked against the model (default: capture)",
     )
-    parser.add_argument("--dump-ir", metavar="DIR", help="write the IR of every stage here")
+    parser.add_argument(
+        "--dump-ir", metavar="DIR", help="write the IR of every stage here (default: none)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument(
         "--torchrun",

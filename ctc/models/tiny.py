@@ -69,3 +69,27 @@ def tiny_inputs(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.randn(BATCH, DIM, generator=generator)
     target = torch.randn(BATCH, DIM, generator=generator)
     return x, target
+
+
+def build_tiny_step(
+    spec: Any,
+    seed: int = 0,
+    param_dtype: str | None = None,
+    input_seed: int | None = None,
+) -> Any:
+    """The tiny step as a ``ctc.models.step.BuiltStep`` on ``spec``'s ``dp_shard x tp`` mesh,
+    under the live process group (or a fake one of that size)."""
+    from torch.distributed.device_mesh import init_device_mesh
+
+    from ctc.api import resolve_layout
+    from ctc.models.step import BuiltStep
+    from ctc.models.torchtitan import ensure_process_group
+
+    ensure_process_group(spec.world_size)
+    mesh = init_device_mesh(
+        "cpu", (spec.size("dp_shard"), spec.size("tp")), mesh_dim_names=("dp_shard", "tp")
+    )
+    dtype = getattr(torch, param_dtype) if param_dtype else None
+    step = build_tiny(mesh, seed=seed, param_dtype=dtype)
+    inputs = tiny_inputs() if input_seed is None else tiny_inputs(seed=input_seed)
+    return BuiltStep(step, inputs, {}, resolve_layout(step, mesh), spec)

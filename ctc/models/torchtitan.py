@@ -16,28 +16,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
 import torch
 
 from ctc.errors import CtcError
 from ctc.frontend.groups import MeshLayout, grid_of_device_mesh
-from ctc.models.flavors import Flavor, graph_trainer_config, left_out_converters, resolve_flavor
+from ctc.models.flavors import graph_trainer_config, left_out_converters, resolve_flavor
 from ctc.models.mesh import MeshSpec, ModelDims
+from ctc.models.step import BuiltStep
 
 Progress = Callable[[str], None]
-
-
-@attrs.define
-class BuiltStep:
-    """A training step ready to capture: ``module(*args, **kwargs)`` returns the loss."""
-
-    module: torch.nn.Module
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    layout: MeshLayout
-    flavor: Flavor
-    mesh: MeshSpec
-    parallel_dims: Any
 
 
 class TrainStep(torch.nn.Module):

@@ -79,7 +79,7 @@ def torchtitan_pipelines(
     bitwise equal, and the largest gradient difference."""
     import torch
 
-    from ctc.train import TrainConfig, train_rank
+    from tests.numerics.harness import TrainConfig, train_rank
 
     results = {}
     for text in pipelines:

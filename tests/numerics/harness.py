@@ -1,8 +1,7 @@
-"""Training a model through ctc on real process groups: capture the step once, lift it to IR,
-run the pipeline, compile it from the IR, then train with it; optionally check every step's loss
-and every gradient against the eager DTensor model, bitwise.
-
-``train_rank`` runs on one rank (inside a gloo process); ``ctc train`` starts the ranks.
+"""A numerics harness: a model trained through ``ctc.compile`` next to an eager copy of itself,
+with SGD, every step's loss and every gradient compared (bitwise, or within inductor's tolerance
+when the pipeline has inductor). ``train_rank`` runs on one rank; the tests start the ranks with
+``ctc.launch.run_on_ranks``. (``ctc train`` trains with torchtitan's trainer instead.)
 """
 
 from __future__ import annotations
@@ -42,22 +41,9 @@ class StepResult:
 
 
 def _build(config: TrainConfig) -> Any:
-    if config.model == "tiny":
-        from torch.distributed.device_mesh import init_device_mesh
+    from ctc.models.step import build_step
 
-        from ctc.api import resolve_layout
-        from ctc.models.mesh import MeshSpec
-        from ctc.models.tiny import build_tiny, tiny_inputs
-
-        spec = MeshSpec.parse(config.mesh)
-        mesh = init_device_mesh(
-            "cpu", (spec.size("dp_shard"), spec.size("tp")), mesh_dim_names=("dp_shard", "tp")
-        )
-        model = build_tiny(mesh, seed=config.seed)
-        rank = torch.distributed.get_rank()
-        return model, tiny_inputs(seed=10 + rank), {}, resolve_layout(model, None)
-    from ctc.models.torchtitan import build_step
-
+    rank = torch.distributed.get_rank()
     built = build_step(
         config.model,
         config.flavor,
@@ -66,6 +52,7 @@ def _build(config: TrainConfig) -> Any:
         seq_len=config.seq_len,
         fake=False,
         seed=config.seed,
+        input_seed=10 + rank,
     )
     return built.module, built.args, built.kwargs, built.layout
 
@@ -145,22 +132,3 @@ def train_rank(rank: int, world_size: int, config: TrainConfig) -> dict[str, Any
 def close(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Equal within what inductor's fusions change in a bf16/f32 training step."""
     return torch.allclose(a.float(), b.float(), rtol=1e-2, atol=1e-3)
-
-
-def check_config(config: TrainConfig) -> int:
-    """The world size of the config's mesh; a CtcError for anything that cannot run: the checks
-    of ``ctc train`` before it starts a process (``ctc.prelaunch.check_train``)."""
-    from ctc.prelaunch import check_train
-
-    plan = check_train(
-        config.model,
-        config.flavor,
-        config.mesh,
-        config.passes,
-        config.steps,
-        config.batch,
-        config.seq_len,
-        config.lr,
-        config.check,
-    )
-    return plan.world_size
