@@ -61,9 +61,11 @@ def _peer_config(model: str, flavor: str, contender: str) -> Any:
 
 
 def _overrides(config: Any, args: dict[str, Any]) -> None:
-    from ctc.data import attach_corpus
+    from ctc.data import prepare_text_assets, torchtitan_data_settings
+    from ctc.trainer.registry import TOKENIZER_VOCAB
 
-    attach_corpus(config)
+    assets = prepare_text_assets(vocab_size=TOKENIZER_VOCAB)
+    torchtitan_data_settings(assets.corpus_path, assets.tokenizer_path).apply(config)
     config.training.seq_len = args["seq_len"]
     config.training.local_batch_size = args["batch"]
     config.training.steps = args["steps"]

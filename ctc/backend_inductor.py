@@ -160,11 +160,11 @@ class StageCompiler:
                 new.meta.update(old.meta)
             propagate_fake_values(lowered, [p.meta.get("val") for p in placeholders])
             check_types(current, lowered)
-            compiled, failures = compile_regions(lowered, cache)
+            compiled, failures = compile_regions(
+                lowered, cache, plan.doomed, lambda failure: plan.add(failure, self.stage)
+            )
             if not failures:
                 break
-            for failure in failures:
-                plan.add(failure, self.stage)
             current = split_around(func, plan.isolate, set(plan.fallbacks))
         if shared and torch.distributed.get_rank() == 0:
             _broadcast((plan.isolate, plan.fallbacks))
@@ -191,7 +191,9 @@ class _FallbackPlan:
     def __init__(self, func: Func) -> None:
         self.hops = [op for op in walk_ops(func.ops) if op.name.startswith("higher_order.")]
         self.isolate: set[str] = set()
+        # Signatures of ops that failed alone (with the reason), and of ops in failed regions.
         self.reasons: dict[tuple[object, ...], str] = {}
+        self.suspects: set[tuple[object, ...]] = set()
         self.fallbacks: dict[str, Fallback] = {}
         self.regions = {
             inner.results[0].name: op.region_name
@@ -207,6 +209,17 @@ class _FallbackPlan:
         self.isolate = set(isolate)
         self.fallbacks = dict(fallbacks)
 
+    def doomed(self, region: RegionOp) -> str | None:
+        """Why compiling ``region`` would fail like an earlier one, or None: an op that failed
+        alone, or (in a region of several ops) one whose region failed already."""
+        signatures = [op_signature(hop) for hop in higher_order_ops(region)]
+        for signature in signatures:
+            if signature in self.reasons:
+                return self.reasons[signature]
+        if len(region.body.ops) > 1 and any(s in self.suspects for s in signatures):
+            return "a region holding the same higher-order op failed"
+        return None
+
     def add(self, failure: RegionFailure, stage: str) -> None:
         region = failure.region
         hops = higher_order_ops(region)
@@ -217,6 +230,7 @@ class _FallbackPlan:
             )
         if len(region.body.ops) > 1:
             self.isolate.update(hop.results[0].name for hop in hops if hop.results)
+            self.suspects.update(op_signature(hop) for hop in hops)
             return
         self.reasons.setdefault(op_signature(hops[0]), failure.reason)
         for hop in self.hops:

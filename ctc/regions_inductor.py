@@ -16,7 +16,7 @@ tried once. A region without higher-order ops that fails is an error naming the 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -68,6 +68,8 @@ class RegionFailure:
     def reason(self) -> str:
         """The innermost error's type and first line (inductor wraps what failed)."""
         error = self.error
+        if isinstance(error, KnownFailure):
+            return str(error)
         while error.__cause__ is not None:
             error = error.__cause__
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -107,12 +109,22 @@ def compile_submodule(submodule: fx.GraphModule, inputs: Sequence[Any]) -> Any:
         )
 
 
+class KnownFailure(Exception):
+    """A region not compiled because one like it already failed (``doomed``)."""
+
+
 def compile_regions(
-    module: fx.GraphModule, cache: dict[RegionOp, Any]
+    module: fx.GraphModule,
+    cache: dict[RegionOp, Any],
+    doomed: Callable[[RegionOp], str | None] = lambda region: None,
+    on_failure: Callable[[RegionFailure], None] = lambda failure: None,
 ) -> tuple[list[CompiledRegion], list[RegionFailure]]:
     """Compiles every outlined inductor region of ``module`` in place (its nodes must carry fake
-    values), reusing ``cache`` (region op -> compiled artifact) and adding to it. Returns the
-    compiled regions in graph order and the regions inductor failed on (left as submodules)."""
+    values), reusing ``cache`` (region op -> compiled artifact) and adding to it. A region
+    ``doomed`` gives a reason for is not tried (a ``KnownFailure`` with that reason); every
+    failure is reported to ``on_failure`` as it happens, so later regions can be doomed by it.
+    Returns the compiled regions in graph order and the regions that failed (left as
+    submodules)."""
     compiled = []
     failures = []
     for node in list(module.graph.find_nodes(op="call_module")):
@@ -123,12 +135,17 @@ def compile_regions(
         artifact = cache.get(region.source)
         if artifact is None:
             inputs = [argument.meta["val"] for argument in node.all_input_nodes]
+            reason = doomed(region.source)
             try:
+                if reason is not None:
+                    raise KnownFailure(reason)
                 artifact = compile_submodule(submodule, inputs)
             except CtcError:
                 raise
             except Exception as error:  # inductor raises anything; the caller sorts it out
-                failures.append(RegionFailure(region.source, error))
+                failure = RegionFailure(region.source, error)
+                failures.append(failure)
+                on_failure(failure)
                 continue
             cache[region.source] = artifact
         wrapper = CompiledRegion(region, int(region.attributes["ctc_ordinal"]), artifact)

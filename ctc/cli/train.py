@@ -171,13 +171,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace, settings: Any, argv: list[str]) -> dict[str, Any]:
-    from ctc.data import prepare_data
+    from ctc.data import prepare_text_assets
     from ctc.launch import run_on_ranks
     from ctc.trainer.manifest import write_manifest
     from ctc.trainer.run import train_worker
 
-    data = prepare_data()
-    print(f"corpus {data.corpus}, tokenizer {data.tokenizer}", file=sys.stderr, flush=True)
+    from ctc.trainer.registry import TOKENIZER_VOCAB
+
+    assets = prepare_text_assets(vocab_size=TOKENIZER_VOCAB)
+    print(assets.describe(), file=sys.stderr, flush=True)
     if settings.checkpoint:
         write_manifest(settings)
     results = run_on_ranks(

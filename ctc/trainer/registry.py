@@ -13,6 +13,9 @@ import dataclasses
 from collections.abc import Callable
 
 from ctc.models.flavors import flavor_names, graph_trainer_config, resolve_flavor
+
+# The tokenizer's vocabulary: the debug models' size, which every larger vocabulary holds.
+TOKENIZER_VOCAB = 2048
 from ctc.trainer.config import CtcCompileConfig, CtcRunConfig
 from ctc.trainer.trainer import CtcTrainer
 
@@ -22,7 +25,7 @@ def trainer_config(model: str, flavor: str) -> CtcTrainer.Config:
     from torchtitan.components.loss import CrossEntropyLoss
     from torchtitan.models.common.config_utils import decoder_vocab_size
 
-    from ctc.data import attach_corpus
+    from ctc.data import prepare_text_assets, torchtitan_data_settings
 
     resolved = resolve_flavor(model, flavor)
     base = graph_trainer_config(resolved)
@@ -38,7 +41,9 @@ def trainer_config(model: str, flavor: str) -> CtcTrainer.Config:
     # cores run steps slowly: torchtitan's GPU-sized timeouts would end such runs.
     config.comm.init_timeout_seconds = max(config.comm.init_timeout_seconds, 3600)
     config.comm.train_timeout_seconds = max(config.comm.train_timeout_seconds, 1800)
-    attach_corpus(config)
+    vocabulary = min(TOKENIZER_VOCAB, decoder_vocab_size(config.model_spec))
+    assets = prepare_text_assets(vocab_size=vocabulary)
+    torchtitan_data_settings(assets.corpus_path, assets.tokenizer_path).apply(config)
     return config
 
 
