@@ -181,9 +181,9 @@ def number_regions(func: Func) -> Func:
 
 
 def split_around(func: Func, isolate: set[str], eager: set[str]) -> Func:
-    """``func`` with each op named (by first result) in ``isolate`` in an inductor region of its
-    own and each in ``eager`` outside any inductor region; the region around such an op splits
-    into the parts before and after it, all with the region's attributes."""
+    """``func`` with each op named (by first result) in ``eager`` outside any inductor region and
+    each other one in ``isolate`` in an inductor region of its own (``eager`` wins); the region
+    around such an op splits into the parts before and after it, all with its attributes."""
 
     def visit(ops: tuple[Op, ...]) -> tuple[Op, ...]:
         result: list[Op] = []
@@ -204,7 +204,7 @@ def split_around(func: Func, isolate: set[str], eager: set[str]) -> Func:
                 if part:
                     result.append(op.replace(regions=(Block(tuple(part)),)))
                     part = []
-                alone = name in isolate and len(body) > 1
+                alone = name not in eager and len(body) > 1
                 result.append(op.replace(regions=(Block((inner,)),)) if alone else inner)
             if part:
                 result.append(op.replace(regions=(Block(tuple(part)),)))
