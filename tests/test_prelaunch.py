@@ -32,7 +32,9 @@ def test_the_launch_checks_import_no_torch() -> None:
 
 
 def test_a_plan_describes_the_run() -> None:
-    plan = check_train("llama3", "debugmodel_flex_attn", "tp=2,dp_shard=2", "regional_inductor")
+    plan = check_train(
+        "llama3", "debugmodel_flex_attn", "tp=2,dp_shard=2", "regional_inductor", check=True
+    )
     assert plan.world_size == 4 and str(plan.mesh) == "dp_shard=2,tp=2"
     assert (plan.batch, plan.seq_len) == (8, 2048), "the flavor's training defaults"
     lines = plan.describe().splitlines()
@@ -40,7 +42,9 @@ def test_a_plan_describes_the_run() -> None:
         "training llama3 debugmodel_flex_attn on dp_shard=2,tp=2 (4 gloo processes), "
         "pipeline: inductor(regions)"
     )
-    assert lines[1].startswith("batch 8 x sequence 2048, 3 steps, SGD lr 0.001, every step")
+    assert lines[1].startswith(
+        "batch 8 x sequence 2048, 3 steps, AdamW with the flavor's lr, every step checked"
+    )
     assert "estimated memory" in lines[1]
 
 

@@ -174,9 +174,8 @@ def _launch(args: argparse.Namespace, settings: Any, argv: list[str]) -> dict[st
     from ctc.data import prepare_text_assets
     from ctc.launch import run_on_ranks
     from ctc.trainer.manifest import write_manifest
-    from ctc.trainer.run import train_worker
-
     from ctc.trainer.registry import TOKENIZER_VOCAB
+    from ctc.trainer.run import train_worker
 
     assets = prepare_text_assets(vocab_size=TOKENIZER_VOCAB)
     print(assets.describe(), file=sys.stderr, flush=True)

@@ -13,11 +13,11 @@ import dataclasses
 from collections.abc import Callable
 
 from ctc.models.flavors import flavor_names, graph_trainer_config, resolve_flavor
+from ctc.trainer.config import CtcCompileConfig, CtcRunConfig
+from ctc.trainer.trainer import CtcTrainer
 
 # The tokenizer's vocabulary: the debug models' size, which every larger vocabulary holds.
 TOKENIZER_VOCAB = 2048
-from ctc.trainer.config import CtcCompileConfig, CtcRunConfig
-from ctc.trainer.trainer import CtcTrainer
 
 
 def trainer_config(model: str, flavor: str) -> CtcTrainer.Config:
