@@ -7,8 +7,11 @@ The modules, from the bottom up, and what each depends on besides ``ctc.ir``:
 - ``opinfo``: facts about ops by target name (views, data movement, allocations, bytes);
 - ``graph``: flat op lists (regions flattened and re-derived) and their dependency graph
   (``opinfo``, networkx);
-- ``profile``: device profiles: their schema, the built-in ones, reading them from files;
-- ``cost``: the roofline / NCCL-ring cost model (``opinfo``, ``profile``);
+- ``rates``: measured matmul rates by shape: a profile's table and the entry that prices a
+  matmul;
+- ``profile``: device profiles: their schema, the built-in ones, reading them from files
+  (``rates``);
+- ``cost``: the roofline / NCCL-ring cost model (``opinfo``, ``profile``, ``rates``);
 - ``memory``: peak memory by liveness, and memory budgets (``opinfo``);
 - ``simulate``: the discrete-event simulator and its Chrome trace (``cost``, ``graph``,
   ``memory``);
