@@ -26,5 +26,9 @@ The modules, from the bottom up, and what each depends on besides ``ctc.ir``:
 - ``overlap``: independent compute moved under stalling collectives (``cost``, ``memory``);
 - ``phases``: a scheduled joint kept partitionable: forward ops before tangent readers
   (``graph``);
-- ``passes``: the ``bucket`` and ``reorder`` passes (all of the above, ``ctc.passes``).
+- ``tp_sites``: tensor-parallel all-gathers feeding matmuls, and matmuls feeding
+  reduce-scatters, that can be split into chunks (``opinfo``);
+- ``tp_chunks``: the ops of a site split into chunks (``bucketing``'s names, ``tp_sites``);
+- ``passes``: the ``bucket``, ``reorder`` and ``tp_overlap`` passes (all of the above,
+  ``ctc.passes``).
 """

@@ -4,6 +4,8 @@ host times; built-in profiles price as before."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
@@ -16,7 +18,7 @@ from ctc.schedule.simulate import simulate_module
 OVERHEAD = 10e-6
 
 
-def _profile(**fields: object) -> DeviceProfile:
+def _profile(**fields: Any) -> DeviceProfile:
     return attrs.evolve(PROFILES["cpu"], kernel_overhead=OVERHEAD, **fields)
 
 
