@@ -10,7 +10,7 @@ beside steady step times measured on real gloo ranks, per model, rank count and 
    the median of the runs, the spread the range of the runs' medians.
 3. Simulated: the ``@fwd`` and ``@bwd`` IR that each compiled step runs, simulated with the
    profile (the ``@joint`` simulation is shown too); expert-parallel token counts at balanced
-   routing (``peers_sizes``).
+   routing (``ctc.ir.symbols``, as ``ctc simulate`` sizes them).
 
 The machine's load average is recorded before each run: timings taken while other jobs run are
 noise, and the table says what the load was.
@@ -45,7 +45,6 @@ MESHES = {
     ("deepseek_v3", 4): "dp_shard=2,tp=2,ep=2",
     ("deepseek_v3", 8): "dp_shard=2,tp=4,ep=2",
 }
-TOP_K = {"deepseek_v3": 3}  # debugmodel routes each token to 3 of 8 experts
 CTC = [sys.executable, "-m", "ctc"]
 
 
@@ -126,24 +125,21 @@ def measure(model: str, ranks: int, profile: Path, args: argparse.Namespace) -> 
 
 def simulate(result: dict[str, Any], profile_path: Path) -> dict[str, Any]:
     """Simulated milliseconds of each pipeline's compiled step: @fwd + @bwd, and @joint."""
-    from peers_sizes import concretize
     from validate_report import simulated_kinds
 
     from ctc.ir import parse_module
+    from ctc.ir.symbols import routed_symbol_sizes, with_sizes
     from ctc.schedule.cost import CostModel
     from ctc.schedule.profile import load_profile
     from ctc.schedule.simulate import simulate_function
 
     profile = load_profile(str(profile_path))
-    top_k = TOP_K.get(result["model"])
-    ep = dict(p.split("=") for p in result["mesh"].split(",")).get("ep")
     simulated = {}
     for name, stages in result["modules"].items():
         entry: dict[str, Any] = {}
         for stage, text in stages.items():
             module = parse_module(text, f"<{name} @{stage}>")
-            if top_k is not None and ep is not None:
-                module = concretize(module, result["batch"] * result["seq_len"] * top_k // int(ep))
+            module = with_sizes(module, routed_symbol_sizes(module))
             model = CostModel(profile, module.mesh)
             report = simulate_function(module.functions[0], model)
             entry[stage] = report.to_json()

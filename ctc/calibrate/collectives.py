@@ -22,15 +22,25 @@ import torch
 import torch.distributed as dist
 
 from ctc.calibrate.measure import Settings
+from ctc.ir.ops import (
+    AllGatherOp,
+    AllReduceOp,
+    AllToAllOp,
+    CollectiveOp,
+    ReduceScatterOp,
+    WaitOp,
+    op_class,
+    torch_collective,
+)
 
-KINDS = ("all_gather", "reduce_scatter", "all_reduce", "all_to_all")
+KINDS: tuple[type[CollectiveOp], ...] = (AllGatherOp, ReduceScatterOp, AllReduceOp, AllToAllOp)
 
 
 @attrs.frozen
 class CollectiveSample:
-    """One collective kind on a group of ``ranks`` over a ``buffer_bytes`` buffer (the gathered
-    output, or the reduced or exchanged input): ``seconds`` on its stream, ``issue_s`` on the
-    issuing rank's compute stream."""
+    """One collective kind (its IR op name) on a group of ``ranks`` over a ``buffer_bytes``
+    buffer (the gathered output, or the reduced or exchanged input): ``seconds`` on its stream,
+    ``issue_s`` on the issuing rank's compute stream."""
 
     kind: str
     ranks: int
@@ -38,22 +48,35 @@ class CollectiveSample:
     seconds: float
     issue_s: float
 
+    @property
+    def op_class(self) -> type[CollectiveOp]:
+        cls = op_class(self.kind)
+        assert cls is not None and issubclass(cls, CollectiveOp)
+        return cls
 
-def _issue(kind: str, buffer: Any, ranks: int, group_name: str) -> Any:
-    functional = torch.ops._c10d_functional
-    if kind == "all_gather":
-        return functional.all_gather_into_tensor.default(buffer, ranks, group_name)
-    if kind == "reduce_scatter":
-        return functional.reduce_scatter_tensor.default(buffer, "sum", ranks, group_name)
-    if kind == "all_reduce":
-        return functional.all_reduce.default(buffer, "sum", group_name)
+
+def _functional(cls: type[CollectiveOp | WaitOp]) -> Any:
+    """The torch functional collective that ``cls`` lowers to."""
+    name = torch_collective(cls)
+    assert name is not None
+    return getattr(torch.ops._c10d_functional, name).default
+
+
+def _issue(cls: type[CollectiveOp], buffer: Any, ranks: int, group_name: str) -> Any:
+    call = _functional(cls)
+    if cls is AllGatherOp:
+        return call(buffer, ranks, group_name)
+    if cls is ReduceScatterOp:
+        return call(buffer, "sum", ranks, group_name)
+    if cls is AllReduceOp:
+        return call(buffer, "sum", group_name)
     splits = [buffer.shape[0] // ranks] * ranks
-    return functional.all_to_all_single.default(buffer, splits, splits, group_name)
+    return call(buffer, splits, splits, group_name)
 
 
-def _input(kind: str, buffer_bytes: int, ranks: int) -> Any:
+def _input(cls: type[CollectiveOp], buffer_bytes: int, ranks: int) -> Any:
     elements = max(ranks, buffer_bytes // 4 // ranks * ranks)
-    if kind == "all_gather":
+    if cls is AllGatherOp:
         elements //= ranks
     return torch.rand(elements)
 
@@ -88,7 +111,7 @@ def _loop_seconds(iterations: int, body: Callable[[], None]) -> float:
 
 
 def time_collective(
-    kind: str,
+    kind: type[CollectiveOp],
     ranks: int,
     buffer_bytes: int,
     group_name: str,
@@ -99,13 +122,14 @@ def time_collective(
     """One sample (see the module docstring); every rank of the world must call it alike."""
     buffer = _input(kind, buffer_bytes, ranks)
     issue_times: list[float] = []
+    wait = _functional(WaitOp)
 
     def with_collective() -> None:
         burst()
         began = time.perf_counter()
         work = _issue(kind, buffer, ranks, group_name)
         issue_times.append(time.perf_counter() - began)
-        torch.ops._c10d_functional.wait_tensor.default(work)
+        wait(work)
 
     for _ in range(settings.warmup):
         with_collective()
@@ -115,7 +139,11 @@ def time_collective(
         together = _loop_seconds(iterations, with_collective)
         differences.append(max(0.0, together - alone))
     return CollectiveSample(
-        kind, ranks, buffer_bytes, statistics.median(differences), statistics.median(issue_times)
+        kind.OP_NAME,
+        ranks,
+        buffer_bytes,
+        statistics.median(differences),
+        statistics.median(issue_times),
     )
 
 
@@ -145,7 +173,7 @@ def measure_collectives(
                 sample = time_collective(kind, ranks, size, name, burst, settings, iterations)
                 samples.append(sample)
                 progress(
-                    f"{kind} on {ranks} ranks, {size} bytes: {sample.seconds * 1e6:.0f} us "
+                    f"{kind.OP_NAME} on {ranks} ranks, {size} bytes: {sample.seconds * 1e6:.0f} us "
                     f"(issue {sample.issue_s * 1e6:.0f} us)"
                 )
     return samples

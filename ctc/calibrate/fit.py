@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import attrs
 
 from ctc.calibrate.shapes import AttentionShape
+from ctc.ir.ops import AllReduceOp, CollectiveOp
 from ctc.schedule.cost import ATTENTION_BACKWARD_FACTOR, MatmulShape
 from ctc.schedule.rates import MatmulRate
 
@@ -127,10 +128,10 @@ def nonnegative_least_squares(
     return [value / scale for value, scale in zip(best[1], scales, strict=True)]
 
 
-def ring_terms(kind: str, ranks: int, buffer_bytes: int) -> tuple[int, float]:
+def ring_terms(kind: type[CollectiveOp], ranks: int, buffer_bytes: int) -> tuple[int, float]:
     """(ring steps, bus bytes) of a collective, as ``ctc.schedule.cost.ring_steps_and_bytes``."""
     fraction = (ranks - 1) / ranks
-    if kind == "all_reduce":
+    if kind is AllReduceOp:
         return 2 * (ranks - 1), 2 * buffer_bytes * fraction
     return ranks - 1, buffer_bytes * fraction
 
@@ -143,7 +144,7 @@ class LinkFit:
     worst_error: float  # largest |fit - measured| / measured over the samples
 
 
-def fit_link(samples: Sequence[tuple[str, int, int, float]]) -> LinkFit:
+def fit_link(samples: Sequence[tuple[type[CollectiveOp], int, int, float]]) -> LinkFit:
     """Fits (kind, ranks, buffer bytes, seconds) samples to the ring formula."""
     rows, targets = [], []
     for kind, ranks, buffer_bytes, seconds in samples:

@@ -16,24 +16,20 @@ from ctc.calibrate.fit import (
 from ctc.calibrate.shapes import AttentionShape
 from ctc.ir import make_op, tensor
 from ctc.ir.core import Value
-from ctc.ir.ops import CollectiveOp
+from ctc.ir.ops import AllGatherOp, AllReduceOp, CollectiveOp, ReduceScatterOp
 from ctc.schedule.cost import MatmulShape, ring_steps_and_bytes
 
 
 def test_ring_terms_follow_the_cost_model() -> None:
-    for kind, name, out_elements in (
-        ("all_gather", "coll.all_gather", 4096),
-        ("reduce_scatter", "coll.reduce_scatter", 1024),
-        ("all_reduce", "coll.all_reduce", 4096),
-    ):
+    for kind, out_elements in ((AllGatherOp, 4096), (ReduceScatterOp, 1024), (AllReduceOp, 4096)):
         attributes: dict[str, object] = {"group": "dp", "size": 4}
-        if kind != "all_gather":
+        if kind is not AllGatherOp:
             attributes["reduce_op"] = "sum"
-        if kind != "all_reduce":
+        if kind is not AllReduceOp:
             attributes["dim"] = 0
-        source = 1024 if kind == "all_gather" else 4096
+        source = 1024 if kind is AllGatherOp else 4096
         op = make_op(
-            name,
+            kind.OP_NAME,
             [Value("x", tensor("f32", source))],
             [Value("y", tensor("f32", out_elements))],
             attributes,
@@ -45,7 +41,7 @@ def test_ring_terms_follow_the_cost_model() -> None:
 def test_link_parameters_are_recovered_from_exact_samples() -> None:
     latency, hop, bandwidth = 80e-6, 30e-6, 2.5e9
     samples = []
-    for kind in ("all_gather", "reduce_scatter", "all_reduce"):
+    for kind in (AllGatherOp, ReduceScatterOp, AllReduceOp):
         for ranks in (2, 4, 8):
             for size in (1024, 65536, 2**21):
                 steps, wire = ring_terms(kind, ranks, size)
@@ -59,7 +55,7 @@ def test_link_parameters_are_recovered_from_exact_samples() -> None:
 
 def test_link_fit_never_goes_negative() -> None:
     # Larger groups measured faster than small ones: the best non-negative hop is zero.
-    samples = [("all_gather", 2, 1024, 200e-6), ("all_gather", 8, 1024, 100e-6)]
+    samples = [(AllGatherOp, 2, 1024, 200e-6), (AllGatherOp, 8, 1024, 100e-6)]
     fit = fit_link(samples)
     assert fit.hop_latency == 0.0 and fit.latency > 0 and fit.bandwidth > 0
 

@@ -64,13 +64,13 @@ def test_two_ranks_time_gloo_collectives_too(tmp_path: Path) -> None:
     measurements = result["measurements"]
     kinds = {(s["kind"], s["ranks"]) for s in measurements["collectives"]}
     assert kinds == {
-        ("all_gather", 2),
-        ("reduce_scatter", 2),
-        ("all_reduce", 2),
-        ("all_to_all", 2),
+        ("coll.all_gather", 2),
+        ("coll.reduce_scatter", 2),
+        ("coll.all_reduce", 2),
+        ("coll.all_to_all", 2),
     }
     assert measurements["link_fit"]["bandwidth"] > 0
     profile = result["profile"]
     assert profile["calibrated_processes"] == 2
     assert profile["intra_node_latency"] == measurements["link_fit"]["latency"]
-    assert "all_gather on 2 ranks" in completed.stderr
+    assert "coll.all_gather on 2 ranks" in completed.stderr

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from ctc.launch import run_on_ranks
-from tests.numerics.tp_overlap_steps import golden_program, tiny_steps
+from tests.numerics.steps import tiny_step
+from tests.numerics.tp_overlap_steps import golden_program
 
 # The largest relative difference a different accumulation order may make: a few units in the
 # last place of bf16 (8 bits of mantissa), relative to the largest value compared.
@@ -55,7 +56,7 @@ def _check_steps(results: list[dict[str, Any]]) -> None:
 
 @pytest.mark.slow
 def test_sequence_parallel_tiny_model_through_ctc_compile() -> None:
-    results = run_on_ranks(tiny_steps, 4, "tp_overlap(chunks=2)")
+    results = run_on_ranks(tiny_step, 4, (2, 2), "tp_overlap(chunks=2)", 2, True)
     _check_steps(results)
     lines = results[0]["ir"].splitlines()
     # Two blocks, each gathering in the forward and in the backward (the gradient of the

@@ -3,7 +3,8 @@
 ``golden_program``: the golden case's IR lowered to FX and run as it is and split into chunks, on
 real gloo ranks of one ``tp`` group. ``sequence_parallel_tiny``: the tiny model with sequence
 parallelism (its blocks' inputs sharded by rows over ``tp``: an all-gather before ``w1``, a
-reduce-scatter after ``w2``), trained eagerly and through ``ctc.compile`` with a pipeline.
+reduce-scatter after ``w2``), which ``steps.tiny_step`` trains eagerly and through
+``ctc.compile``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 CASE = Path(__file__).parents[1] / "golden" / "cases" / "tp_overlap.ctc"
-ROWS = 8  # rows of the tiny model's input on each rank
 
 
 def golden_program(rank: int, world_size: int, chunks: tuple[int, ...], dtype: str) -> Any:
@@ -64,7 +62,7 @@ def sequence_parallel_tiny(mesh: Any, seed: int = 0) -> Any:
     from ctc.models.tiny import TinyStep
 
     torch.manual_seed(seed)
-    step = TinyStep(dim=16, hidden=32)
+    step = TinyStep()
     for block in step.blocks:
         plan = {
             "w1": ColwiseParallel(input_layouts=Shard(0)),
@@ -73,50 +71,3 @@ def sequence_parallel_tiny(mesh: Any, seed: int = 0) -> Any:
         parallelize_module(block, mesh["tp"], plan)
     policy = MixedPrecisionPolicy(param_dtype=None, reduce_dtype=None)
     return data_parallel(step, mesh["dp_shard"], mode="fully_shard", mp_policy=policy)
-
-
-def _grads(model: Any) -> dict[str, np.ndarray]:
-    grads = {}
-    for name, parameter in model.named_parameters():
-        grad = parameter.grad
-        local = grad.to_local() if hasattr(grad, "to_local") else grad
-        grads[name] = local.detach().clone().float().numpy()
-    return grads
-
-
-def tiny_steps(rank: int, world_size: int, passes: str, steps: int = 2) -> dict[str, Any]:
-    """``steps`` SGD steps of ``sequence_parallel_tiny`` eagerly and through ``ctc.compile``:
-    every step's loss and the last gradients of both, and the compiled joint IR."""
-    import torch
-    from torch.distributed.device_mesh import init_device_mesh
-
-    import ctc
-    from ctc.ir import print_module
-
-    torch.use_deterministic_algorithms(True)
-    mesh = init_device_mesh("cpu", (2, world_size // 2), mesh_dim_names=("dp_shard", "tp"))
-    eager, model = sequence_parallel_tiny(mesh), sequence_parallel_tiny(mesh)
-    compiled = ctc.compile(model, pipeline=passes, device="cpu")
-    losses: dict[str, list[np.ndarray]] = {"eager": [], "compiled": []}
-    for step in range(steps):
-        generator = torch.Generator().manual_seed(10 + rank + 100 * step)
-        x, target = (
-            torch.randn(ROWS, 16, generator=generator),
-            torch.randn(ROWS, 16, generator=generator),
-        )
-        for key, net in (("eager", eager), ("compiled", compiled)):
-            net.zero_grad()
-            loss = net(x, target)
-            loss.backward()
-            losses[key].append(loss.detach().float().numpy())
-            if step < steps - 1:
-                with torch.no_grad():
-                    for parameter in net.parameters():
-                        parameter -= 0.1 * parameter.grad
-    return {
-        "eager_loss": np.stack(losses["eager"]),
-        "loss": np.stack(losses["compiled"]),
-        "eager_grads": _grads(eager),
-        "grads": _grads(model),
-        "ir": print_module(compiled.last_report().modules["joint"]),
-    }
