@@ -17,6 +17,7 @@ noise, and the table says what the load was.
 
 Usage: .venv/bin/python bench/validate.py [--model llama3 deepseek_v3] [--ranks 4 8]
            [--pipelines none block auto] [--runs 3] [--steps 5] [--attribute] [--report-only]
+       (--calibrate-only --model llama3 deepseek_v3 first: one profile per rank count for both)
 Results: bench/results/validate/ (cpuN.json profiles, one JSON per model and rank count) and
 bench/results/validate.md.
 """
@@ -62,8 +63,9 @@ def ensure_profile(ranks: int, args: argparse.Namespace) -> Path:
     if path.exists() and not args.calibrate:
         return path
     shapes = []
-    # One profile serves every model: it times the kernels of all of them (--quick: those run).
-    for model in args.model if args.quick else ("llama3", "deepseek_v3"):
+    # A profile times the kernels of the models named when it is made (--calibrate-only with
+    # every model first, so that one profile serves all of them).
+    for model in args.model:
         ir = args.results / f"{model}-{ranks}.ctc"
         if not ir.exists():
             say(f"capturing {model} on {MESHES[(model, ranks)]} for its kernel shapes")
@@ -184,6 +186,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--attribute", action="store_true", help="profile one more step each")
     parser.add_argument("--calibrate", action="store_true", help="calibrate again")
+    parser.add_argument(
+        "--calibrate-only", action="store_true", help="make the profiles, measure nothing"
+    )
     parser.add_argument("--report-only", action="store_true", help="tables from saved results")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument(
@@ -193,6 +198,10 @@ def main() -> int:
     if args.quick:
         args.runs, args.steps, args.warmup = 1, 2, 1
     args.results.mkdir(parents=True, exist_ok=True)
+    if args.calibrate_only:
+        for ranks in args.ranks:
+            ensure_profile(ranks, args)
+        return 0
     if not args.report_only:
         for ranks in args.ranks:
             profile = ensure_profile(ranks, args)
