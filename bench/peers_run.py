@@ -26,7 +26,10 @@ CONTENDERS = (
     ("torch-block", "torch manual_overlap_bucketing"),
     ("ctc-block", "ctc bucket(block)"),
     ("ctc-auto", "ctc bucket(auto)"),
+    ("ctc-tp-auto", "ctc tp_overlap + bucket(auto)"),
 )
+# Contenders that only apply to some regimes: key -> (whether it applies, why not otherwise).
+APPLIES = {"ctc-tp-auto": (lambda regime: "tp=" in regime.mesh, "no tensor parallelism")}
 
 
 def say(message: str) -> None:
@@ -119,6 +122,7 @@ def run_regime(regime: Regime, save_ir: Path | None = None) -> dict[str, Any]:
     from ctc.models.torchtitan import build_step
     from ctc.schedule.cost import CostModel
     from ctc.schedule.passes.bucket import BucketPass
+    from ctc.schedule.passes.tp_overlap import TpOverlapPass
     from ctc.schedule.profile import load_profile
     from ctc.schedule.simulate import simulate_function
 
@@ -151,11 +155,14 @@ def run_regime(regime: Regime, save_ir: Path | None = None) -> dict[str, Any]:
         base = seq_base(gm)
         outputs: dict[str, Callable[[], tuple[Any, float]]] = {}
 
-        def ctc_pass(mode: str) -> Callable[[], tuple[Any, float]]:
+        def ctc_pass(mode: str, split_tp: bool = False) -> Callable[[], tuple[Any, float]]:
             def run() -> tuple[Any, float]:
                 scheduling = BucketPass(mode, device=regime.device)
                 begin = time.perf_counter()
-                out = scheduling.run(module)
+                out = module
+                if split_tp:
+                    out = TpOverlapPass(chunks=4, device=regime.device).run(out)
+                out = scheduling.run(out)
                 return out, time.perf_counter() - begin
 
             return run
@@ -178,7 +185,12 @@ def run_regime(regime: Regime, save_ir: Path | None = None) -> dict[str, Any]:
         outputs["torch-block"] = torch_pass("block")
         outputs["ctc-block"] = ctc_pass("block")
         outputs["ctc-auto"] = ctc_pass("auto")
+        outputs["ctc-tp-auto"] = ctc_pass("auto", split_tp=True)
         for key, _ in CONTENDERS:
+            applies, why_not = APPLIES.get(key, (lambda _: True, ""))
+            if not applies(regime):
+                result["contenders"][key] = {"skipped": why_not}
+                continue
             say(f"{regime.key}: {key}")
             try:
                 scheduled, seconds = outputs[key]()

@@ -21,6 +21,7 @@ PASSES: dict[str, str] = {
     "statistics": "ctc.passes.statistics:StatisticsPass",
     "bucket": "ctc.schedule.passes.bucket:BucketPass",
     "reorder": "ctc.schedule.passes.reorder:ReorderPass",
+    "tp_overlap": "ctc.schedule.passes.tp_overlap:TpOverlapPass",
     "reshard_after_forward": "ctc.passes.reshard:ReshardAfterForwardPass",
     "inductor": "ctc.passes.inductor:InductorPass",
     "cudagraph": "ctc.passes.cudagraph:CudagraphPass",

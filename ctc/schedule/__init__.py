@@ -7,8 +7,11 @@ The modules, from the bottom up, and what each depends on besides ``ctc.ir``:
 - ``opinfo``: facts about ops by target name (views, data movement, allocations, bytes);
 - ``graph``: flat op lists (regions flattened and re-derived) and their dependency graph
   (``opinfo``, networkx);
-- ``profile``: device profiles: their schema, the built-in ones, reading them from files;
-- ``cost``: the roofline / NCCL-ring cost model (``opinfo``, ``profile``);
+- ``rates``: measured matmul rates by shape: a profile's table and the entry that prices a
+  matmul;
+- ``profile``: device profiles: their schema, the built-in ones, reading them from files
+  (``rates``);
+- ``cost``: the roofline / NCCL-ring cost model (``opinfo``, ``profile``, ``rates``);
 - ``memory``: peak memory by liveness, and memory budgets (``opinfo``);
 - ``simulate``: the discrete-event simulator and its Chrome trace (``cost``, ``graph``,
   ``memory``);
@@ -23,5 +26,9 @@ The modules, from the bottom up, and what each depends on besides ``ctc.ir``:
 - ``overlap``: independent compute moved under stalling collectives (``cost``, ``memory``);
 - ``phases``: a scheduled joint kept partitionable: forward ops before tangent readers
   (``graph``);
-- ``passes``: the ``bucket`` and ``reorder`` passes (all of the above, ``ctc.passes``).
+- ``tp_sites``: tensor-parallel all-gathers feeding matmuls, and matmuls feeding
+  reduce-scatters, that can be split into chunks (``opinfo``);
+- ``tp_chunks``: the ops of a site split into chunks (``bucketing``'s names, ``tp_sites``);
+- ``passes``: the ``bucket``, ``reorder`` and ``tp_overlap`` passes (all of the above,
+  ``ctc.passes``).
 """

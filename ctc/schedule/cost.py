@@ -1,13 +1,20 @@
 """The cost model: how long an op takes on a device, from its types and attributes alone.
 
-Compute is a roofline: ``max(flops / peak, bytes / bandwidth)`` plus a fixed per-kernel overhead,
+Compute is a roofline: ``max(flops / rate, bytes / bandwidth)`` plus a fixed per-kernel overhead,
 with FLOPs counted for matmuls, convolutions and attention (SDPA, flash, FlexAttention; forward
-and backward) and bytes (inputs + outputs) for every other kernel. Views and uninitialised
-allocations (``aten.empty``) cost nothing.
+and backward) and bytes (inputs + outputs) for every other kernel. The rate is the profile's
+peak times its efficiency, except where the profile measured better: a matmul is priced at the
+rate measured for the nearest shape (``ctc.schedule.rates``: each chunk of a split matmul pays
+its own, smaller shape's rate and its own overhead), attention at the measured attention rates.
+Views cost the profile's ``view_overhead`` (host time: nothing on a GPU, where kernels queue
+behind them; a dispatch on a CPU, where the host is the device); uninitialised allocations
+(``aten.empty``) cost nothing.
 
 Collectives follow NCCL's ring formulas (as torch's ``comm_analysis``): ``base latency + steps x
 hop latency + bytes on the wire / bus bandwidth``, with ``p - 1`` steps for all-gather,
-reduce-scatter and all-to-all and ``2(p - 1)`` for all-reduce. A group whose ranks span nodes
+reduce-scatter and all-to-all and ``2(p - 1)`` for all-reduce; every collective pays its own
+latency, so splitting one into chunks costs latencies. Issuing one also takes
+``collective_issue_overhead`` of compute-stream time (``issue_time``). A group whose ranks span nodes
 (the mesh laid out row-major, ``gpus_per_node`` ranks to a node) uses the inter-node link.
 
 Device profiles, their schema and the built-in ones are data in ``ctc.schedule.profile``. Every
@@ -42,6 +49,7 @@ from ctc.schedule.opinfo import (
     value_bytes,
 )
 from ctc.schedule.profile import DeviceProfile
+from ctc.schedule.rates import nearest_rate
 
 # --- FLOPs --------------------------------------------------------------------------------------
 
@@ -74,6 +82,43 @@ def _matmul_flops(op: Op, first: int) -> int:
     if shape is None or not shape:
         return 0
     return 2 * _result_numel(op) * shape[-1]
+
+
+@attrs.frozen
+class MatmulShape:
+    """A product of ``batch`` ``[m, k] x [k, n]`` matrices; ``layout`` says which operands are
+    transposed (``ctc.schedule.rates.LAYOUTS``)."""
+
+    dtype: str
+    batch: int
+    m: int
+    k: int
+    n: int
+    layout: str
+
+
+def _transposed(op: Op, position: int) -> bool:
+    """Whether the operand's last two dimensions are stored column-major (an ``aten.t`` view)."""
+    values = list(op.operand_values())
+    value_type = tensor_type(values[position]) if position < len(values) else None
+    if value_type is None or value_type.strides is None or len(value_type.shape) < 2:
+        return False
+    return value_type.strides[-2] == 1 and value_type.strides[-1] != 1
+
+
+def matmul_shape(op: Op) -> MatmulShape | None:
+    """The shape of an ``mm``/``bmm``/``addmm``/``baddbmm``, or None for other ops and
+    symbolic sizes."""
+    name = packet_name(op.name)
+    first = {"mm": 0, "bmm": 0, "addmm": 1, "baddbmm": 1}.get(name)
+    if first is None:
+        return None
+    left, right = _shape(op, first), _shape(op, first + 1)
+    if left is None or right is None or len(left) < 2 or len(right) < 2:
+        return None
+    batch = math.prod(left[:-2]) if len(left) > 2 else 1
+    layout = ("t" if _transposed(op, first) else "n") + ("t" if _transposed(op, first + 1) else "n")
+    return MatmulShape(_compute_dtype(op), batch, left[-2], left[-1], right[-1], layout)
 
 
 def _attention_flops(op: Op, name: str) -> int:
@@ -172,15 +217,47 @@ class CostModel:
         """Seconds ``op`` occupies its stream; 0 for views, regions, waits and returns."""
         if isinstance(op, CollectiveOp):
             return self.collective_time(op)
-        if isinstance(op, WaitOp | RegionOp | ReturnOp) or is_view(op) or is_allocation(op):
+        if isinstance(op, WaitOp | RegionOp | ReturnOp) or is_allocation(op):
             return 0.0
+        if is_view(op):
+            return self.profile.view_overhead
         if not any(True for _ in tensor_values(iter(op.results))) and not op.regions:
             return 0.0  # scalar arithmetic on sizes runs on the host
         profile = self.profile
         flops = op_flops(op)
-        compute = flops / (self.peak_flops(_compute_dtype(op)) * profile.matmul_efficiency)
+        compute = flops / self.flops_rate(op) if flops else 0.0
         memory = op_bytes(op) / (profile.memory_bandwidth * profile.memory_efficiency)
         return max(compute, memory) + profile.kernel_overhead
+
+    def flops_rate(self, op: Op) -> float:
+        """FLOP/s ``op`` reaches: measured for its shape or kind when the profile has it, else
+        the peak of its dtype times ``matmul_efficiency``."""
+        profile = self.profile
+        shape = matmul_shape(op)
+        if shape is not None and profile.matmul_rates:
+            measured = nearest_rate(
+                profile.matmul_rates,
+                shape.dtype,
+                shape.batch,
+                shape.m,
+                shape.k,
+                shape.n,
+                shape.layout,
+            )
+            if measured is not None:
+                return measured
+        if shape is None and "attention" in op.name:
+            backward = "backward" in op.name
+            measured_attention = (
+                profile.attention_backward_rate if backward else profile.attention_rate
+            )
+            if measured_attention is not None:
+                return measured_attention
+        return self.peak_flops(_compute_dtype(op)) * profile.matmul_efficiency
+
+    def issue_time(self, op: Op) -> float:
+        """Compute-stream seconds spent issuing ``op`` (a collective), before it can start."""
+        return self.profile.collective_issue_overhead if isinstance(op, CollectiveOp) else 0.0
 
     def spans_nodes(self, op: CollectiveOp) -> bool:
         """Whether the group of rank 0 for ``op`` holds ranks of more than one node."""

@@ -9,6 +9,11 @@ optionally with ``"base": "<built-in name>"`` whose fields the others override::
 
     {"base": "cpu", "name": "my-cpu", "flops_f32": 3.1e10, "intra_node_bandwidth": 2.5e9}
 
+Besides peak rates a profile may carry what ``ctc calibrate`` measured: a table of matmul rates
+by shape (``ctc.schedule.rates``), the rates attention kernels reach, the host time of a view
+and of issuing a collective (on a CPU every op runs on the host), how many processes shared the
+machine while it was measured, and where the numbers came from.
+
 Pipelines name a profile through the option kind ``ctc.passes.options.ProfileOption``, which
 reads it here when the pipeline is checked. Torch-free.
 """
@@ -25,13 +30,16 @@ import attrs
 
 from ctc.errors import CtcError
 from ctc.files import read_text
+from ctc.schedule.rates import MatmulRate, table_from_json, table_problem
 
 
 @attrs.frozen
 class FieldRule:
-    """What one profile field holds: ``rate`` (a positive number), ``fraction`` (in (0, 1]),
-    ``seconds`` (a number >= 0), ``count`` (a whole number >= 1) or ``name`` (a non-empty
-    string); ``unit`` and ``doc`` are for messages and ``ctc calibrate``'s output."""
+    """What one profile field holds: ``rate`` (a positive number), ``optional_rate`` (a positive
+    number or null: not measured), ``fraction`` (in (0, 1]), ``seconds`` (a number >= 0),
+    ``count`` (a whole number >= 1), ``name`` (a non-empty string) or ``matmul_table`` (a list of
+    ``ctc.schedule.rates`` entries, each checked field by field); ``unit`` and ``doc`` are for
+    messages and ``ctc calibrate``'s output."""
 
     kind: str
     unit: str
@@ -54,6 +62,23 @@ PROFILE_FIELDS: dict[str, FieldRule] = {
     "inter_node_hop_latency": FieldRule("seconds", "s", "latency per ring step across nodes"),
     "gpus_per_node": FieldRule("count", "ranks", "ranks per node (the mesh laid out row-major)"),
     "memory_bytes": FieldRule("count", "bytes", "device memory"),
+    "matmul_rates": FieldRule(
+        "matmul_table", "", "measured matmul FLOP/s by dtype and shape (empty: peak x efficiency)"
+    ),
+    "attention_rate": FieldRule(
+        "optional_rate", "FLOP/s", "attention forward throughput (null: peak x efficiency)"
+    ),
+    "attention_backward_rate": FieldRule(
+        "optional_rate", "FLOP/s", "attention backward throughput (null: peak x efficiency)"
+    ),
+    "view_overhead": FieldRule("seconds", "s", "host time of a view op on the compute stream"),
+    "collective_issue_overhead": FieldRule(
+        "seconds", "s", "compute-stream time to issue one collective"
+    ),
+    "calibrated_processes": FieldRule(
+        "count", "processes", "processes sharing the machine when it was measured"
+    ),
+    "source": FieldRule("name", "", "where the numbers come from"),
 }
 
 _KIND_TEXT = {
@@ -62,6 +87,7 @@ _KIND_TEXT = {
     "seconds": "a number >= 0",
     "count": "a whole number >= 1",
     "name": "a non-empty string",
+    "optional_rate": "a positive number or null",
 }
 
 
@@ -78,6 +104,10 @@ def _describe(value: object) -> str:
 def field_problem(name: str, value: object) -> str | None:
     """Why ``value`` cannot be profile field ``name``, or None when it can."""
     rule = PROFILE_FIELDS[name]
+    if rule.kind == "matmul_table":
+        return table_problem(value, name, _describe)
+    if rule.kind == "optional_rate" and value is None:
+        return None
     expected = _KIND_TEXT[rule.kind] + (f" ({rule.unit})" if rule.unit else "")
     problem = f"{name} must be {expected}, got {_describe(value)}"
     if rule.kind == "name":
@@ -88,7 +118,7 @@ def field_problem(name: str, value: object) -> str | None:
         return problem
     if rule.kind == "count":
         return None if value == int(value) and value >= 1 else problem
-    if rule.kind == "rate":
+    if rule.kind in ("rate", "optional_rate"):
         return None if value > 0 else problem
     if rule.kind == "fraction":
         return None if 0 < value <= 1 else problem
@@ -98,6 +128,10 @@ def field_problem(name: str, value: object) -> str | None:
 def _normalise(name: str, value: Any) -> Any:
     """JSON numbers as the field's Python type: 8e9 bytes is the int 8000000000."""
     kind = PROFILE_FIELDS[name].kind
+    if kind == "matmul_table":
+        return table_from_json(value)
+    if kind == "optional_rate":
+        return None if value is None else float(value)
     if kind == "count":
         return int(value)
     if kind in ("rate", "fraction", "seconds"):
@@ -110,8 +144,10 @@ class DeviceProfile:
     """Peak rates of one device and its links. Rates in FLOP/s and bytes/s, times in seconds.
 
     ``*_efficiency`` scale peaks to what kernels achieve; bus bandwidths are NCCL's "busbw"
-    (what ``nccl-tests`` reports), so ring time is ``bytes x (p-1)/p / busbw``. Every field is
-    checked against ``PROFILE_FIELDS`` when a profile is made.
+    (what ``nccl-tests`` reports), so ring time is ``bytes x (p-1)/p / busbw``. The measured
+    fields (``matmul_rates`` and the ones after it) default to "not measured": peaks price every
+    kernel, views and collective issue cost nothing. Every field is checked against
+    ``PROFILE_FIELDS`` when a profile is made.
     """
 
     name: str
@@ -129,6 +165,13 @@ class DeviceProfile:
     inter_node_hop_latency: float = 5e-6
     gpus_per_node: int = 8
     memory_bytes: int = 80 * 2**30
+    matmul_rates: tuple[MatmulRate, ...] = ()
+    attention_rate: float | None = None
+    attention_backward_rate: float | None = None
+    view_overhead: float = 0.0
+    collective_issue_overhead: float = 0.0
+    calibrated_processes: int = 1
+    source: str = "built in"
 
     def __attrs_post_init__(self) -> None:
         problems = [
@@ -175,6 +218,7 @@ class DeviceProfile:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (``from_dict`` reads it back to an equal profile)."""
         return attrs.asdict(self)
 
 

@@ -2,8 +2,9 @@
 
 Streams: one compute stream, and one FIFO stream per process group (split further by a
 collective's ``stream`` attribute). The host walks the program in order: a compute op runs on the
-compute stream after the previous one; a collective is issued at the compute stream's current
-time and starts when its stream is free (its inputs are ready then: they come from earlier
+compute stream after the previous one; a collective is issued on the compute stream (taking the
+cost model's ``issue_time``: nothing on a GPU, a call into gloo on a CPU) and starts when its
+stream is free (its inputs are ready then: they come from earlier
 compute or from waited collectives); ``coll.wait`` blocks the compute stream until its collective
 ends. The step ends when every stream is idle.
 
@@ -95,6 +96,11 @@ def simulate_ops(
     for op, duration in zip(ops, durations, strict=True):
         if isinstance(op, CollectiveOp):
             collectives += 1
+            issue = cost_model.issue_time(op)
+            if issue > 0:
+                events.append(TraceEvent("issue", COMPUTE_STREAM, now, issue, "compute"))
+                now += issue
+                compute_busy += issue
             stream = stream_of(op)
             start = max(now, stream_free.get(stream, 0.0))
             stream_free[stream] = start + duration

@@ -23,21 +23,29 @@ def _grads(model: Any) -> dict[str, np.ndarray]:
 
 
 def tiny_step(
-    rank: int, world_size: int, mesh_shape: tuple[int, int], passes: str, steps: int = 1
+    rank: int,
+    world_size: int,
+    mesh_shape: tuple[int, int],
+    passes: str,
+    steps: int = 1,
+    sequence_parallel: bool = False,
 ) -> Any:
     """``steps`` SGD steps of the tiny model, eager and through ``ctc.compile`` with ``passes``;
-    every step's loss and the last step's gradients of both."""
+    every step's loss and the last step's gradients of both. ``sequence_parallel``: the blocks'
+    inputs sharded by rows over ``tp`` (``tp_overlap_steps.sequence_parallel_tiny``)."""
     import torch
     from torch.distributed.device_mesh import init_device_mesh
 
     import ctc
     from ctc.ir import print_module
     from ctc.models.tiny import build_tiny, tiny_inputs
+    from tests.numerics.tp_overlap_steps import sequence_parallel_tiny
 
     torch.use_deterministic_algorithms(True)
     mesh = init_device_mesh("cpu", mesh_shape, mesh_dim_names=("dp_shard", "tp"))
-    eager = build_tiny(mesh)
-    model = build_tiny(mesh)
+    build = sequence_parallel_tiny if sequence_parallel else build_tiny
+    eager = build(mesh)
+    model = build(mesh)
     compiled = ctc.compile(model, pipeline=passes, device="cpu")
     losses, eager_losses = [], []
     for step in range(steps):

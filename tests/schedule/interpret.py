@@ -60,8 +60,15 @@ LOCAL: dict[str, Callable[[Op, list[Any]], Array]] = {
     "aten.threshold_backward.default": lambda op, a: np.where(
         a[1] <= _attr(op, "threshold"), np.zeros_like(a[0]), a[0]
     ),
+    "aten.t.default": lambda op, a: a[0].T,
+    "aten.split.Tensor": lambda op, a: _split(op, a[0]),
     "coll.wait": lambda op, a: a[0],
 }
+
+
+def _split(op: Op, x: Array) -> list[Array]:
+    dim, size = _attr(op, "dim", 0), _attr(op, "split_size")
+    return np.split(x, range(size, x.shape[dim], size), axis=dim)
 
 
 def _operands(op: Op, env: dict[str, Array]) -> list[Any]:
@@ -105,7 +112,10 @@ def run(func: Func, args_per_rank: Sequence[dict[str, Array]]) -> list[list[Arra
                 env[op.results[0].name] = out
             continue
         for env in envs:
-            env[op.results[0].name] = LOCAL[op.name](op, _operands(op, env))
+            out = LOCAL[op.name](op, _operands(op, env))
+            outs = out if len(op.results) > 1 else [out]
+            for result, value in zip(op.results, outs, strict=True):
+                env[result.name] = value
     raise ValueError("function has no ctc.return")
 
 

@@ -133,3 +133,54 @@ def test_a_pipeline_naming_a_bad_profile_is_refused_when_checked(tmp_path: Path)
         parse_pipeline(f'bucket(auto, device="{bad}")')
     with pytest.raises(CtcError, match="no such file"):
         parse_pipeline(f'bucket(auto, device="{tmp_path}/none.json")')
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"base": "cpu", "matmul_rates": 3}, "matmul_rates must be a list of matmul rate entries"),
+        (
+            {"base": "cpu", "matmul_rates": [{"dtype": "bf16", "m": 64, "k": 8, "n": 8}]},
+            "matmul_rates[0]: missing rate",
+        ),
+        (
+            {
+                "base": "cpu",
+                "matmul_rates": [{"dtype": "bf16", "m": 64, "k": 8, "n": 8, "rate": 1e9, "x": 1}],
+            },
+            "matmul_rates[0]: unknown field 'x'",
+        ),
+        (
+            {
+                "base": "cpu",
+                "matmul_rates": [
+                    {"dtype": "bf16", "m": 64, "k": 8, "n": 8, "rate": 1e9},
+                    {"dtype": "f33", "m": 0.5, "k": 8, "n": 8, "rate": -1, "layout": "xx"},
+                ],
+            },
+            "matmul_rates[1].dtype must be one of",
+        ),
+        ({"base": "cpu", "attention_rate": 0}, "attention_rate must be a positive number or null"),
+        ({"base": "cpu", "view_overhead": -1e-6}, "view_overhead must be a number >= 0"),
+        ({"base": "cpu", "calibrated_processes": 0}, "calibrated_processes must be a whole number"),
+    ],
+)
+def test_measured_fields_are_checked_entry_by_entry(
+    tmp_path: Path, data: dict[str, object], message: str
+) -> None:
+    with pytest.raises(CtcError) as caught:
+        load_profile(_write(tmp_path / "p.json", data))
+    assert message in str(caught.value)
+
+
+def test_a_measured_profile_round_trips(tmp_path: Path) -> None:
+    entry = {"dtype": "bf16", "m": 64, "k": 256, "n": 384, "rate": 8e10, "layout": "nt"}
+    path = _write(
+        tmp_path / "m.json",
+        {"base": "cpu", "matmul_rates": [entry], "attention_rate": None, "view_overhead": 4e-6},
+    )
+    profile = load_profile(path)
+    assert profile.matmul_rates[0].rate == 8e10 and profile.matmul_rates[0].batch == 1
+    assert profile.attention_rate is None and profile.view_overhead == 4e-6
+    again = _write(tmp_path / "again.json", profile.to_dict())
+    assert load_profile(again) == profile

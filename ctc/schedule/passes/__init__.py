@@ -2,5 +2,6 @@
 
 - ``bucket``: FSDP collectives bucketed per block or by the cost model, and prefetched;
 - ``reorder``: collectives issued early and waited late within a memory budget;
+- ``tp_overlap``: tensor-parallel collectives split into chunks that overlap their matmuls;
 - ``options``: the options they share (``memory_budget``), declared once.
 """
