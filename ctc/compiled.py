@@ -64,7 +64,10 @@ class _Step(torch.nn.Module):
                 *self.model.named_buffers(recurse=False),
             ]
         }
-        output = torch.func.functional_call(self.model, direct, args, kwargs)
+        if direct:
+            output = torch.func.functional_call(self.model, direct, args, kwargs)
+        else:
+            output = self.model(*args, **kwargs)
         if self.loss_fn is None:
             return output
         return self.loss_fn(output, *loss_args)
