@@ -42,7 +42,7 @@ test: lint typecheck test-fast
 #   /work/venv211/bin/pip install --no-deps -e .
 VENV211 ?= /work/venv211
 TORCH211_TESTS := tests/plain tests/compat/test_torch_version_gaps.py tests/ir tests/dsl \
-	tests/schedule tests/passes tests/golden tests/lowering tests/test_torch_free.py
+	tests/schedule tests/passes tests/golden tests/lowering tests/test_torch_free.py tests/cudagraph
 test-torch211:
 	@test -x $(VENV211)/bin/python || { echo "no $(VENV211): see the comment above test-torch211 in the Makefile"; exit 1; }
 	$(VENV211)/bin/python -c "import torch; assert torch.__version__.startswith('2.11'), torch.__version__"

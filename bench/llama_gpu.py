@@ -1,12 +1,15 @@
 """Training-step bench of the plain-torch llama-like model (``ctc.models.llama_plain``; bf16
 autocast, SGD) for issue 14: each contender trains the same model from the same weights, one row
-printed as soon as it is measured: median step time over ``--steps``, tokens/s, first-step time,
-peak memory, and the loss after the last step (the same start gives comparable losses).
+printed as soon as it is measured: median step time over ``--steps`` (the first step left out),
+tokens/s, first-step time (compiling included), peak memory allocated and reserved, and the loss
+after the last step (the same start gives comparable losses).
 
-Contenders here need no ctc: ``eager``, ``compile`` (``torch.compile``) and ``reduce-overhead``
-(``torch.compile(mode="reduce-overhead")``, CUDA graphs). ``CONTENDERS`` maps a name to a
-function that turns the model into ``step(tokens, labels) -> loss``; ctc's own entries (through
-``ctc.compile``) belong there too.
+Contenders (``CONTENDERS``: a name -> a function that turns the model into
+``step(tokens, labels) -> loss``): ``eager``; ``compile`` (``torch.compile``);
+``reduce-overhead`` (``torch.compile(mode="reduce-overhead")``, CUDA graphs); ``ctc``
+(``ctc.compile`` with ``inductor(all)``); ``ctc-cudagraph`` (``ctc.compile`` with
+``inductor(all),cudagraph``). A contender that fails prints its error in its row and the others
+still run. ``bench/gpu_session.py`` runs each in a process of its own.
 
 usage: python bench/llama_gpu.py [--sizes debug,1B] [--contenders eager,compile,...]
                                  [--steps 50] [--device cuda] [--json OUT]
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,11 +59,52 @@ def _reduce_overhead(model: LlamaStep) -> StepFn:
     return step
 
 
+def _ctc(pipeline: str) -> Callable[[LlamaStep], StepFn]:
+    def build(model: LlamaStep) -> StepFn:
+        import ctc
+
+        compiled = ctc.compile(model, pipeline=pipeline)
+
+        def step(tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            loss: torch.Tensor = compiled(tokens, labels)
+            return loss
+
+        step.compiled = compiled  # type: ignore[attr-defined]  # for graph counts and release
+        return step
+
+    return build
+
+
 CONTENDERS: dict[str, Callable[[LlamaStep], StepFn]] = {
     "eager": _eager,
     "compile": _compiled,
     "reduce-overhead": _reduce_overhead,
+    "ctc": _ctc("inductor(all)"),
+    "ctc-cudagraph": _ctc("inductor(all),cudagraph"),
 }
+
+# What each contender is, for tables.
+DESCRIPTIONS = {
+    "eager": "eager",
+    "compile": "torch.compile()",
+    "reduce-overhead": 'torch.compile(mode="reduce-overhead")',
+    "ctc": 'ctc.compile("inductor(all)")',
+    "ctc-cudagraph": 'ctc.compile("inductor(all),cudagraph")',
+}
+
+
+def _graph_counts(step: Any) -> dict[str, dict[str, int]] | None:
+    """A ctc contender's CUDA graph counts per stage (None without graphs), then the graphs
+    released."""
+    compiled = getattr(step, "compiled", None)
+    if compiled is None or not compiled.compiled:
+        return None
+    graphs = compiled.last_report().cuda_graphs
+    counts = None
+    if graphs is not None:
+        counts = {stage: attrs.asdict(c) for stage, c in graphs.counts().items()}
+    compiled.release_cuda_graphs()
+    return counts
 
 
 def _synchronize(device: torch.device) -> None:
@@ -90,24 +135,53 @@ def measure(size_name: str, contender: str, steps: int, device: torch.device) ->
         _synchronize(device)
         seconds.append(time.perf_counter() - began)
     median_s = statistics.median(seconds[1:] or seconds)
-    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    cuda = device.type == "cuda"
+    peak = torch.cuda.max_memory_allocated(device) if cuda else None
+    reserved = torch.cuda.max_memory_reserved(device) if cuda else None
     return {
         "size": size_name,
         "contender": contender,
+        "description": DESCRIPTIONS[contender],
         "median_ms": median_s * 1e3,
         "tokens_per_s": size.tokens_per_step / median_s,
         "first_step_s": seconds[0],
         "peak_gib": peak / 2**30 if peak is not None else None,
+        "peak_reserved_gib": reserved / 2**30 if reserved is not None else None,
         "final_loss": float(loss.detach().float()),
         "steps": steps,
+        "graph_counts": _graph_counts(step),
     }
 
 
-def _row(result: dict[str, Any]) -> str:
-    peak = f"{result['peak_gib']:.1f}" if result["peak_gib"] is not None else "-"
+def failure(size_name: str, contender: str, error: BaseException) -> dict[str, Any]:
+    """The row of a contender that failed: its error's type and first line."""
+    lines = str(error).strip().splitlines() or [""]
+    return {
+        "size": size_name,
+        "contender": contender,
+        "description": DESCRIPTIONS[contender],
+        "error": f"{type(error).__name__}: {lines[0][:300]}",
+    }
+
+
+HEADER = (
+    "| size | contender | median ms | tokens/s | first step s | peak GiB | reserved GiB | loss |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def row(result: dict[str, Any]) -> str:
+    """One table row; a failed contender's row holds its error."""
+    name = f"| {result['size']} | {result['description']} |"
+    if "error" in result:
+        return f"{name} failed: {result['error']} | | | | | |"
+
+    def gib(key: str) -> str:
+        return f"{result[key]:.1f}" if result.get(key) is not None else "-"
+
     return (
-        f"| {result['size']} | {result['contender']} | {result['median_ms']:.2f} | "
-        f"{result['tokens_per_s']:,.0f} | {result['first_step_s']:.1f} | {peak} | "
+        f"{name} {result['median_ms']:.2f} | {result['tokens_per_s']:,.0f} | "
+        f"{result['first_step_s']:.1f} | {gib('peak_gib')} | {gib('peak_reserved_gib')} | "
         f"{result['final_loss']:.6f} |"
     )
 
@@ -126,13 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown contender {unknown[0]} (known: {', '.join(CONTENDERS)})")
     print(f"torch {torch.__version__} on {device}, {args.steps} steps", flush=True)
-    print("| size | contender | median ms | tokens/s | first step s | peak GiB | loss |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+    print(HEADER, flush=True)
     results = []
     for size_name in args.sizes.split(","):
         for contender in contenders:
-            result = measure(size_name, contender, args.steps, device)
-            print(_row(result), flush=True)
+            try:
+                result = measure(size_name, contender, args.steps, device)
+            except Exception as error:  # a failed contender is a row; the others still run
+                result = failure(size_name, contender, error)
+            print(row(result), flush=True)
             results.append(result)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2))

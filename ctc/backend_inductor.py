@@ -51,6 +51,7 @@ from ctc.regions_inductor import (
 )
 
 if TYPE_CHECKING:
+    from ctc.cudagraphs import CudaGraphSet
     from ctc.frontend.export import Captured
     from ctc.frontend.groups import MeshLayout
     from ctc.passes.stages import StagedRun
@@ -67,6 +68,8 @@ class StepReport:
     modules: dict[str, Module] = attrs.field(factory=dict)
     regions: dict[str, list[CompiledRegion]] = attrs.field(factory=dict)
     fallbacks: dict[str, list[Fallback]] = attrs.field(factory=dict)
+    # The step's CUDA graphs, when the cudagraph pass marked a stage (ctc.cudagraphs).
+    cuda_graphs: CudaGraphSet | None = None
 
     def executed_regions(self, stage: str) -> set[tuple[str, int]]:
         """(name, ordinal) of the stage's inductor regions that ran compiled at least once."""
@@ -129,7 +132,12 @@ class StageCompiler:
         if self.stage == "bwd" and context.staged is not None:
             for line in context.staged.nothing_done():
                 warnings.warn(line, CtcWarning, stacklevel=2)
-        return make_boxed_func(lowered)
+        from ctc.cudagraphs import wrap_marked_stage
+
+        function = wrap_marked_stage(
+            self.stage, module.function(self.stage), lowered, example_inputs, context.report
+        )
+        return make_boxed_func(function)
 
     def build(self, func: Func, module: Module, graph: fx.GraphModule) -> fx.GraphModule:
         """Lowers ``func``, compiling its inductor regions, splitting around what fails."""

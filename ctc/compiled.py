@@ -54,7 +54,20 @@ class _Step(torch.nn.Module):
     def forward(
         self, args: tuple[Any, ...], loss_args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        output = self.model(*args, **kwargs)
+        # AOT export swaps this module's parameters and buffers for traced ones; the model's own
+        # direct ones (not in an adopted child) are other attributes of the same tensors, so
+        # they are swapped in too, else the model would read them as constants.
+        direct = {
+            name: getattr(self, name)
+            for name, _ in [
+                *self.model.named_parameters(recurse=False),
+                *self.model.named_buffers(recurse=False),
+            ]
+        }
+        if direct:
+            output = torch.func.functional_call(self.model, direct, args, kwargs)
+        else:
+            output = self.model(*args, **kwargs)
         if self.loss_fn is None:
             return output
         return self.loss_fn(output, *loss_args)
@@ -178,6 +191,14 @@ class CompiledModule(torch.nn.Module):
         from ctc.api import build_compiled_step
 
         return build_compiled_step(self._step, (args, loss_args, kwargs), self.options)
+
+    def release_cuda_graphs(self) -> None:
+        """Drops the CUDA graphs of every compiled step and their memory pools (before the
+        process group is destroyed: a graph with collectives holds NCCL); a later training
+        call captures again."""
+        for step in self.compiled.values():
+            if step.report.cuda_graphs is not None:
+                step.report.cuda_graphs.release()
 
     def last_report(self) -> StepReport:
         if not self.compiled:

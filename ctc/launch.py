@@ -204,6 +204,9 @@ def _call(setup: _RankSetup, fn: Callable[..., Any], args: tuple[Any, ...]) -> A
     try:
         return fn(setup.rank, setup.world_size, *args)
     finally:
+        from ctc.cudagraphs import release_all
+
+        release_all()  # CUDA graphs with collectives hold NCCL: drop them first
         dist.destroy_process_group()
 
 

@@ -37,10 +37,14 @@ def op_name(target: Any) -> str:
         return f"higher_order.{target.name()}"
     module_name = getattr(target, "__module__", None)
     qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
-    if module_name and qualname and "." not in qualname and "<" not in qualname:
+    # torch's C functions re-exported by torch (torch.tensor) have a class-qualified
+    # __qualname__ (_VariableFunctionsClass.tensor) and are importable by __name__.
+    for name in dict.fromkeys((qualname, getattr(target, "__name__", None))):
+        if not (module_name and name and "." not in name and "<" not in name):
+            continue
         module = importlib.import_module(module_name)
-        if getattr(module, qualname, None) is target:
-            return f"python.{module_name}.{qualname}"
+        if getattr(module, name, None) is target:
+            return f"python.{module_name}.{name}"
     raise CtcError(
         f"call target {target!r} is not importable by name (module {module_name}, "
         f"name {qualname}); the IR can only name module-level callables"
