@@ -189,8 +189,7 @@ def build_compiled_step(
     (the forward and backward passes run inside; see ``ctc.backend_inductor``)."""
     import time
 
-    import torch.distributed as dist
-
+    from ctc import ranks
     from ctc.backend_inductor import StepReport, compile_joint
     from ctc.compiled import CompiledStep
     from ctc.frontend import export_joint, lift_captured
@@ -198,18 +197,28 @@ def build_compiled_step(
     from ctc.passes.stages import StagedRun
 
     start = time.perf_counter()
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    staged = StagedRun(options.pipeline, options.run, options.dump_dir if rank == 0 else None)
+    staged = StagedRun(
+        options.pipeline, options.run, options.dump_dir if ranks.is_first() else None
+    )
     decompositions = "inductor" if needs_inductor_decompositions(options.pipeline) else None
     layout = resolve_layout(step, options.mesh)
     report = StepReport()
     with export_joint(
         step, inputs, tracer=options.tracer, decompositions=decompositions
     ) as captured:
-        lifted = lift_captured(captured, layout)
-        if options.ir is not None:
-            lifted = ir_for_capture(options.ir, lifted)
-        joint = parse_module(print_module(staged.run(lifted, "joint")), "<@joint>")
+        # One IR serves every rank: rank 0 lifts the capture and runs the joint passes, the
+        # others parse its text (their own capture only supplies the boundary to lower into).
+        text = None
+        if ranks.is_first():
+            lifted = lift_captured(captured, layout)
+            if options.ir is not None:
+                lifted = ir_for_capture(options.ir, lifted)
+            text = print_module(staged.run(lifted, "joint"))
+        if ranks.distributed():
+            text = ranks.broadcast(text)
+        if text is None:
+            raise CtcError("rank 0 sent no IR for the joint")
+        joint = parse_module(text, "<@joint>")
         report.modules["joint"] = joint
         function = compile_joint(captured, joint, layout, staged, report)
     return CompiledStep(function, report, time.perf_counter() - start)

@@ -30,6 +30,7 @@ import attrs
 import torch
 import torch.fx as fx
 
+from ctc import ranks
 from ctc.errors import CtcError
 from ctc.ir.core import Func, Module, walk_ops
 from ctc.ir.ops import RegionOp
@@ -151,9 +152,9 @@ class StageCompiler:
         plan = _FallbackPlan(func)
         # Rank 0 compiles first and shares what it learnt; the others then find its kernels in
         # inductor's on-disk cache instead of compiling them again, all at once, on shared cores.
-        shared = has_regions and _distributed()
+        shared = has_regions and ranks.distributed()
         if shared and torch.distributed.get_rank() != 0:
-            plan.adopt(_broadcast(None))
+            plan.adopt(ranks.broadcast(None))
         current = split_around(func, plan.isolate, set(plan.fallbacks))
         while True:
             lowered = lower_function(
@@ -175,7 +176,7 @@ class StageCompiler:
                 break
             current = split_around(func, plan.isolate, set(plan.fallbacks))
         if shared and torch.distributed.get_rank() == 0:
-            _broadcast((plan.isolate, plan.fallbacks))
+            ranks.broadcast((plan.isolate, plan.fallbacks))
         fallbacks = list(plan.fallbacks.values())
         self.context.report.regions[self.stage] = compiled
         self.context.report.fallbacks[self.stage] = fallbacks
@@ -247,22 +248,6 @@ class _FallbackPlan:
             if reason is None or name is None or name not in self.regions:
                 continue
             self.fallbacks.setdefault(name, Fallback(hop.name, name, self.regions[name], reason))
-
-
-def _distributed() -> bool:
-    dist = torch.distributed
-    return bool(dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1)
-
-
-def _broadcast(value: Any) -> Any:
-    """``value`` from rank 0, on every rank (rank 0 passes it, the others receive it). Real
-    tensors carry it: the compilers run under AOT autograd's fake mode, which is set aside."""
-    from torch._subclasses.fake_tensor import unset_fake_temporarily
-
-    box = [value]
-    with unset_fake_temporarily():
-        torch.distributed.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def compile_joint(

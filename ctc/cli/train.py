@@ -24,11 +24,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from ctc.cli.values import MAX_BATCH, MAX_SEQ_LEN, MAX_STEPS, number, whole_number
 from ctc.launch import DEFAULT_RANK_TIMEOUT_S
 from ctc.trainer.args import DEFAULT_BATCH, DEFAULT_SEQ_LEN, DEFAULT_STEPS
+
+if TYPE_CHECKING:
+    from ctc.trainer.args import TrainSettings
 
 MODELS = ("llama3", "deepseek_v3")
 
@@ -164,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"IR of every stage -> {args.dump_ir}/", file=sys.stderr, flush=True)
     summary = _launch(args, settings, torchtitan_args(settings))
     if args.json:
-        print(json.dumps({"settings": vars(args), "world_size": plan.world_size, **summary}))
+        print(report_json(settings, summary))
     else:
         print(_closing(summary), file=sys.stderr)
     return 0
@@ -191,6 +196,13 @@ def _launch(args: argparse.Namespace, settings: Any, argv: list[str]) -> dict[st
     )
     summary: dict[str, Any] = results[0]
     return summary
+
+
+def report_json(settings: TrainSettings, summary: dict[str, Any]) -> str:
+    """``--json``'s one line: the settings trained with, the world size and rank 0's summary."""
+    return json.dumps(
+        {"settings": attrs.asdict(settings), "world_size": settings.world_size, **summary}
+    )
 
 
 def _closing(summary: dict[str, Any]) -> str:

@@ -56,3 +56,14 @@ def test_a_folder_of_torchtitan_checkpoints_without_a_manifest_is_refused(tmp_pa
     target.write_text("")
     with pytest.raises(CtcError, match="it is a file, not a folder"):
         check_checkpoint_folder(TrainSettings(checkpoint=str(target)))
+
+
+def test_the_json_report_names_the_settings_and_world_size() -> None:
+    from ctc.cli.train import report_json
+
+    settings = TrainSettings(mesh="dp_shard=2,tp=2", passes="transformer_block_bucketing")
+    summary = {"steps": [{"step": 1, "loss": 8.1}], "collectives_per_step": 42}
+    report = json.loads(report_json(settings, summary))
+    assert report["settings"]["passes"] == "transformer_block_bucketing"
+    assert report["world_size"] == 4
+    assert report["steps"] == [{"step": 1, "loss": 8.1}]
