@@ -80,7 +80,7 @@ def parse_in_fresh_processes(text: str, runs: int = 3) -> dict[str, Any]:
 def measure(case: str, tracer: str, batch: int | None, seq_len: int | None) -> dict[str, Any]:
     """Runs one case in this process."""
     sys.path.insert(0, str(ROOT))
-    from ctc.frontend import export_joint, lift_captured
+    from ctc.frontend_fx import export_joint, lift_captured
     from ctc.ir import print_module
     from ctc.ir.core import walk_ops
     from ctc.ir.ops import CollectiveOp

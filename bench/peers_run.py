@@ -117,8 +117,8 @@ def sized_by(regime: Regime) -> Callable[[Any], Any]:
 def run_regime(regime: Regime, save_ir: Path | None = None) -> dict[str, Any]:
     import peers_torch
 
-    from ctc.frontend import export_joint, lift_captured
-    from ctc.frontend.meta import seq_base
+    from ctc.frontend_fx import export_joint, lift_captured
+    from ctc.frontend_fx.meta import seq_base
     from ctc.models.torchtitan import build_step
     from ctc.schedule.cost import CostModel
     from ctc.schedule.passes.bucket import BucketPass

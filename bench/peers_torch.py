@@ -25,7 +25,7 @@ import attrs
 import torch
 import torch.fx as fx
 
-from ctc.frontend import MeshLayout, lift_function
+from ctc.frontend_fx import MeshLayout, lift_function
 from ctc.ir.attributes import DictAttr
 from ctc.ir.core import Func, Module, Op
 from ctc.ir.ops import CollectiveOp

@@ -231,7 +231,7 @@ LINEAR_PASSES = ("bucket(block)", "bucket(auto)", "reorder")
 _CAPTURE_LAYERS = """
 import sys
 sys.path.insert(0, {root!r})
-from ctc.frontend import export_joint, lift_captured
+from ctc.frontend_fx import export_joint, lift_captured
 from ctc.ir import print_module
 from ctc.models.torchtitan import build_step
 step = build_step("llama3", "8B", "dp_shard=8", fake=True, layers={layers})

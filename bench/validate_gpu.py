@@ -61,7 +61,7 @@ def export(args: argparse.Namespace) -> int:
     from peers_run import trimmed_layers
     from validate_report import op_kind
 
-    from ctc.frontend import export_joint, lift_captured
+    from ctc.frontend_fx import export_joint, lift_captured
     from ctc.ir import print_module
     from ctc.models.torchtitan import build_step
     from ctc.schedule.cost import CostModel

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import torch
 
     from ctc.compiled import CompiledModule, CompiledStep, CompileOptions
-    from ctc.frontend.groups import MeshLayout
+    from ctc.frontend_fx.groups import MeshLayout
     from ctc.ir.core import Module
     from ctc.passes.pipeline import Pipeline
 
@@ -34,7 +34,7 @@ def capture(
     """Captures one training step, ``model(*example_inputs, **kwargs)`` and the backward of its
     outputs (return the loss), and lifts it into the IR.
 
-    mesh: a ``DeviceMesh`` or a ``ctc.frontend.MeshLayout`` naming the process groups of the
+    mesh: a ``DeviceMesh`` or a ``ctc.frontend_fx.MeshLayout`` naming the process groups of the
       collectives; by default the one root mesh of the model's DTensor parameters.
     stage: ``"joint"``, ``"fwd"``, ``"bwd"`` or a comma-separated list (``"fwd,bwd"``); the
       forward and backward come from torch's default partitioner.
@@ -46,7 +46,7 @@ def capture(
     decompositions: ``"inductor"`` exports with inductor's table (``inductor(all)`` needs it;
       a pipeline with ``inductor(all)`` implies it).
     """
-    from ctc.frontend import export_joint, lift_captured, parse_stages
+    from ctc.frontend_fx import export_joint, lift_captured, parse_stages
 
     stages = parse_stages(stage)
     layout = resolve_layout(model, mesh)
@@ -75,7 +75,7 @@ def lift_with_passes(
     """The requested stages of a capture, each after the pipeline's passes for it; the joint
     passes run before partitioning. Collectives on their own streams are lowered onto their
     mesh group for the partitioner (which only needs a valid graph)."""
-    from ctc.frontend import lift_captured, lift_function, saved_indices
+    from ctc.frontend_fx import lift_captured, lift_function, saved_indices
     from ctc.ir.core import Module
     from ctc.lowering.groups import streams_of
     from ctc.lowering.joint import lower_into_joint
@@ -103,7 +103,7 @@ def resolve_layout(model: torch.nn.Module, mesh: Any) -> MeshLayout | None:
     DTensor parameters and buffers when ``mesh`` is None (None if it has none)."""
     from torch.distributed.tensor import DTensor
 
-    from ctc.frontend.groups import MeshLayout, layout_of_device_mesh
+    from ctc.frontend_fx.groups import MeshLayout, layout_of_device_mesh
 
     if isinstance(mesh, MeshLayout):
         return mesh
@@ -117,7 +117,7 @@ def resolve_layout(model: torch.nn.Module, mesh: Any) -> MeshLayout | None:
     if len(roots) > 1:
         raise CtcError(
             f"the model's DTensors live on {len(roots)} different device meshes; "
-            "pass mesh= (a DeviceMesh or a ctc.frontend.MeshLayout)"
+            "pass mesh= (a DeviceMesh or a ctc.frontend_fx.MeshLayout)"
         )
     if not roots:
         return None
@@ -192,7 +192,7 @@ def build_compiled_step(
     from ctc import ranks
     from ctc.backend_inductor import StepReport, compile_joint
     from ctc.compiled import CompiledStep
-    from ctc.frontend import export_joint, lift_captured
+    from ctc.frontend_fx import export_joint, lift_captured
     from ctc.ir import parse_module, print_module
     from ctc.passes.stages import StagedRun
 
@@ -226,8 +226,8 @@ def build_compiled_step(
 
 def ir_for_capture(path: Path, lifted: Module) -> Module:
     """The module of an IR file, when its ``@joint`` is the captured step's (see
-    ``ctc.frontend.match``); a ``CtcError`` names the first difference otherwise."""
-    from ctc.frontend.match import check_same_step
+    ``ctc.frontend_fx.match``); a ``CtcError`` names the first difference otherwise."""
+    from ctc.frontend_fx.match import check_same_step
     from ctc.ir import parse_module
 
     try:

@@ -4,7 +4,7 @@
 ``aot_compile_joint_with_descriptors``. torch's partitioner splits the joint; its forward and
 backward compilers are ``StageCompiler``s, which for each half:
 
-1. lift the graph into ``@fwd`` / ``@bwd`` IR (``ctc.frontend``);
+1. lift the graph into ``@fwd`` / ``@bwd`` IR (``ctc.frontend_fx``);
 2. run the pipeline's part for that stage (``ctc.passes.stages.StagedRun``: verification, dumps);
 3. print the IR and parse it back: lowering sees only the text, as for the joint;
 4. lower it with every ``ctc.region {kind = "inductor"}`` outlined into a submodule, propagate
@@ -53,8 +53,8 @@ from ctc.regions_inductor import (
 
 if TYPE_CHECKING:
     from ctc.cudagraphs import CudaGraphSet
-    from ctc.frontend.export import Captured
-    from ctc.frontend.groups import MeshLayout
+    from ctc.frontend_fx.export import Captured
+    from ctc.frontend_fx.groups import MeshLayout
     from ctc.passes.stages import StagedRun
 
 
@@ -110,7 +110,7 @@ class StageCompiler:
     def __call__(self, gm: fx.GraphModule, example_inputs: Sequence[Any]) -> Any:
         from torch._functorch.aot_autograd import make_boxed_func
 
-        from ctc.frontend import lift_function, saved_indices
+        from ctc.frontend_fx import lift_function, saved_indices
 
         context, graph = self.context, gm
         saved = None

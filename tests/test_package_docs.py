@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-DOCUMENTED_PACKAGES = ("ctc.passes", "ctc.schedule")
+DOCUMENTED_PACKAGES = ("ctc", "ctc.passes", "ctc.schedule")
 _BULLET = re.compile(r"^- (.*?):", re.MULTILINE)
 
 

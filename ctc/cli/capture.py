@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     progress(f"built in {time.perf_counter() - start:.1f} s; capturing ({args.tracer} tracer)")
 
     from ctc.api import lift_with_passes, needs_inductor_decompositions
-    from ctc.frontend import export_joint, lift_captured
+    from ctc.frontend_fx import export_joint, lift_captured
     from ctc.ir import print_module
 
     start = time.perf_counter()

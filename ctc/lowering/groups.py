@@ -15,7 +15,7 @@ from ctc.ir.ops import CollectiveOp
 from ctc.lowering.to_fx import GroupNames, StreamGroupNames
 
 if TYPE_CHECKING:
-    from ctc.frontend.groups import MeshLayout
+    from ctc.frontend_fx.groups import MeshLayout
 
 
 def streams_of(module: Module) -> list[tuple[tuple[str, ...], str]]:

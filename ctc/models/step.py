@@ -18,7 +18,7 @@ from ctc.models.mesh import MeshSpec
 if TYPE_CHECKING:
     import torch
 
-    from ctc.frontend.groups import MeshLayout
+    from ctc.frontend_fx.groups import MeshLayout
     from ctc.models.flavors import Flavor
 
 

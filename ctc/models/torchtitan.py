@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ctc.errors import CtcError
-from ctc.frontend.groups import MeshLayout, grid_of_device_mesh
+from ctc.frontend_fx.groups import MeshLayout, grid_of_device_mesh
 from ctc.models.flavors import graph_trainer_config, left_out_converters, resolve_flavor
 from ctc.models.mesh import MeshSpec, ModelDims
 from ctc.models.step import BuiltStep

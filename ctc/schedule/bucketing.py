@@ -83,7 +83,7 @@ def fsdp_role(unit: CommUnit, func: Func, returned: dict[str, str]) -> Role:
     return Role.FSDP_REDUCE if is_gradient else Role.OTHER
 
 
-# Result attributes that say what a returned value is (``ctc.frontend.boundary``); others, such
+# Result attributes that say what a returned value is (``ctc.frontend_fx.boundary``); others, such
 # as the AOT descriptor ``desc`` that captured functions put first, say nothing about the role.
 RESULT_ROLES = ("grad", "grad_input", "loss", "output", "mutated", "saved")
 

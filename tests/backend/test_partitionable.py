@@ -57,7 +57,7 @@ def test_joint_passes_keep_the_joint_partitionable(model: str, mesh: str) -> Non
 
 def partition_failures(model: str, mesh: str) -> list[str]:
     """The pipelines whose output the partitioner refuses, with its message."""
-    from ctc.frontend import export_joint, lift_captured
+    from ctc.frontend_fx import export_joint, lift_captured
     from ctc.lowering.joint import lower_into_joint
     from ctc.models.torchtitan import build_step
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ctc.errors import CtcError
-from ctc.frontend.groups import MeshLayout, RankGrid
+from ctc.frontend_fx.groups import MeshLayout, RankGrid
 
 # A (dp_shard=2, tp=4) grid over ranks 0..7, its axes' groups named "10" and "20".
 DENSE = RankGrid(

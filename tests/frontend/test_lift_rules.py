@@ -13,8 +13,8 @@ import torch.fx as fx
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from ctc.errors import CtcError
-from ctc.frontend import lift_function
-from ctc.frontend.fx_types import type_of
+from ctc.frontend_fx import lift_function
+from ctc.frontend_fx.fx_types import type_of
 from ctc.ir import Module, parse_module, print_module, verify
 
 

@@ -101,7 +101,7 @@ def test_replicated_data_parallel_modes(tmp_path: Path, mesh: str, groups: set[s
 
 STEP_IR = """
 import sys
-from ctc.frontend import export_joint, lift_captured
+from ctc.frontend_fx import export_joint, lift_captured
 from ctc.ir import print_module
 from ctc.models.torchtitan import build_step
 step = build_step("llama3", "debugmodel", "dp_shard=2,tp=2", batch=2, seq_len=64,

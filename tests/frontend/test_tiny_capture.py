@@ -19,7 +19,7 @@ GOLDEN = Path(__file__).parent / "golden" / "tiny.ctc"
 def tiny_capture(tiny_mesh: Any) -> dict[str, Any]:
     """The joint, forward and backward IR of the tiny step, with what the FX graphs say."""
     from ctc.api import resolve_layout
-    from ctc.frontend import export_joint, lift_captured
+    from ctc.frontend_fx import export_joint, lift_captured
     from ctc.models.tiny import build_tiny, tiny_inputs
 
     model = build_tiny(tiny_mesh)

@@ -30,7 +30,7 @@ def compile_through_text(
     ``(*parameters, *buffers, *inputs)``) and the IR text it was lowered from."""
     from ctc.api import resolve_layout
     from ctc.backend_inductor import compile_joint
-    from ctc.frontend import export_joint, lift_captured
+    from ctc.frontend_fx import export_joint, lift_captured
     from ctc.ir import parse_module, print_module
 
     layout = resolve_layout(model, mesh)

@@ -21,7 +21,7 @@ def _run(rank: int, world_size: int, modules: list[Module]) -> list[list[Any]]:
     import torch
     import torch.distributed as dist
 
-    from ctc.frontend.groups import MeshLayout, RankGrid
+    from ctc.frontend_fx.groups import MeshLayout, RankGrid
     from ctc.lowering.groups import create_stream_groups
     from ctc.lowering.to_fx import lower_function
 

@@ -9,7 +9,7 @@ import torch
 import torch.fx as fx
 
 from ctc.errors import CtcError
-from ctc.frontend.fx_types import type_of
+from ctc.frontend_fx.fx_types import type_of
 from ctc.ir.types import TensorType
 from ctc.torch_types import tag_of
 

@@ -1,4 +1,4 @@
-"""FX GraphModule -> an IR function, node by node, in graph order (see ``ctc.frontend`` for the
+"""FX GraphModule -> an IR function, node by node, in graph order (see ``ctc.frontend_fx`` for the
 conventions). Every node becomes IR or a ``CtcError`` that names it: nothing is dropped."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import torch
 import torch.fx as fx
 
 from ctc.errors import CtcError
-from ctc.frontend.boundary import arg_attributes, is_tangent, result_attributes
-from ctc.frontend.fx_types import type_of
-from ctc.frontend.groups import MeshLayout
-from ctc.frontend.meta import loc_of
-from ctc.frontend.targets import constant_op, describe, mentions_node, op_name
+from ctc.frontend_fx.boundary import arg_attributes, is_tangent, result_attributes
+from ctc.frontend_fx.fx_types import type_of
+from ctc.frontend_fx.groups import MeshLayout
+from ctc.frontend_fx.meta import loc_of
+from ctc.frontend_fx.targets import constant_op, describe, mentions_node, op_name
 from ctc.ir.attributes import Attribute, DictAttr, ListAttr, TagAttr, to_attr
 from ctc.ir.core import Block, Func, Op, Operand, Value, make_operand
 from ctc.ir.ops import TORCH_COLLECTIVES, AllGatherOp, ReduceScatterOp, WaitOp, make_op

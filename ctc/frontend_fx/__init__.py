@@ -7,7 +7,7 @@ IR ``Module``. ``ctc.capture`` (``ctc/api.py``) does both. The lifting conventio
 
 1. Functions are named after their stage: ``@joint``, ``@fwd``, ``@bwd``. Arguments keep the FX
    placeholder names (``primals_3``, ``tangents_1``; a backward graph's saved values keep their
-   forward names). Boundary attributes (``ctc.frontend.boundary``): ``desc = "<exact repr of the
+   forward names). Boundary attributes (``ctc.frontend_fx.boundary``): ``desc = "<exact repr of the
    AOT descriptor>"`` plus a friendly key on tensors: ``param``/``buffer = "fqn"``,
    ``input = idx``, ``tangent = position``; results ``loss``/``output = idx``, ``grad = "fqn"``,
    ``grad_input = idx``, ``mutated``; and ``saved = idx`` on saved values of any type. A
@@ -30,7 +30,7 @@ IR ``Module``. ``ctc.capture`` (``ctc/api.py``) does both. The lifting conventio
    result (expert-parallel graphs wait twice on some) is a no-op that stays the plain op
    ``_c10d_functional.wait_tensor.default``; size queries (``aten.sym_size.int``) may read a
    pending result. ``group`` is the mesh dimension, or a list of them for a flattened group
-   (``ctc.frontend.groups``); the module attribute ``mesh = [["dp_shard", 2], ["tp", 4]]``
+   (``ctc.frontend_fx.groups``); the module attribute ``mesh = [["dp_shard", 2], ["tp", 4]]``
    lists the dimensions in order. ``MeshLayout.group_names()`` is the inverse map.
 5. A higher-order op is ``higher_order.<name>``; its operands are the FX arguments in order
    (constants as literals, tuples as lists), each sub-graph argument replaced by ``#region<i>``
@@ -41,7 +41,7 @@ IR ``Module``. ``ctc.capture`` (``ctc/api.py``) does both. The lifting conventio
 6. Any other callable is ``python.<module>.<name>`` (``python._operator.mul``,
    ``python.torch.sym_sum``) with positional operands and kwargs as attributes.
 7. ``loc``: ``module``, ``phase``, ``seq`` (counted from the joint's smallest ``seq_nr``),
-   ``recompute``, ``ac_graph_id``, ``annotations`` from the node's meta (``ctc.frontend.meta``).
+   ``recompute``, ``ac_graph_id``, ``annotations`` from the node's meta (``ctc.frontend_fx.meta``).
 8. Types from ``meta["val"]``: dtype, shape (a symbolic size prints as its expression, ``u0``),
    strides when not contiguous; SymInt/SymFloat/SymBool -> ``int``/``float``/``bool``; script
    objects -> ``opaque<kind>``.
@@ -61,10 +61,10 @@ from collections.abc import Sequence
 import torch.fx as fx
 
 from ctc.errors import CtcError
-from ctc.frontend.export import TRACERS, Captured, annotate_module_paths, export_joint
-from ctc.frontend.groups import MeshLayout, RankGrid, grid_of_device_mesh, layout_of_device_mesh
-from ctc.frontend.lift import Lifter, lift_function
-from ctc.frontend.meta import seq_base
+from ctc.frontend_fx.export import TRACERS, Captured, annotate_module_paths, export_joint
+from ctc.frontend_fx.groups import MeshLayout, RankGrid, grid_of_device_mesh, layout_of_device_mesh
+from ctc.frontend_fx.lift import Lifter, lift_function
+from ctc.frontend_fx.meta import seq_base
 from ctc.ir.attributes import DictAttr
 from ctc.ir.core import STAGES, Func, Module
 from ctc.ir.verifier import verify
