@@ -128,10 +128,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ctc.noise import silence_known_noise
     from ctc.prelaunch import check_train
     from ctc.trainer.args import TrainSettings, torchtitan_args, torchtitan_command
     from ctc.trainer.manifest import check_checkpoint_folder
 
+    silence_known_noise()
     plan = check_train(
         args.model,
         args.flavor,

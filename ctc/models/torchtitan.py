@@ -238,8 +238,9 @@ def build_step(
     tokens = torch.randint(0, vocab, (batch_size, length), generator=generator)
     labels = torch.randint(0, vocab, (batch_size, length), generator=generator)
     data_parallel = spec.size("dp_replicate") * spec.size("dp_shard")
-    global_valid_tokens = torch.tensor(float(batch_size * length * data_parallel))
-    positions = torch.arange(length, dtype=torch.int32).expand(batch_size, length).contiguous()
+    # An integer count, as torchtitan's trainer passes it: an IR captured here trains there.
+    global_valid_tokens = torch.tensor(batch_size * length * data_parallel)
+    positions = torch.arange(length).expand(batch_size, length).contiguous()  # i64, as there
     kwargs: dict[str, Any] = {"positions": positions}
     if resolved.attention == "flex":
         kwargs["attention_masks"] = built.get_attention_masks(positions=positions)

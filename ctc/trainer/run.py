@@ -20,12 +20,15 @@ def train_worker(rank: int, world_size: int, argv: Sequence[str], verbose: bool)
     import torch.distributed as dist
     from torchtitan.config import ConfigManager
 
+    from ctc.noise import silence_known_noise
+
     if verbose:
         from torchtitan.tools.logging import init_logger
 
         init_logger()
     else:
         logging.getLogger().setLevel(logging.WARNING)
+    silence_known_noise()
     config = ConfigManager().parse_args(list(argv))
     trainer = config.build()
     try:

@@ -119,9 +119,66 @@ def test_resuming_after_step_three_gives_the_uninterrupted_losses(tmp_path: Path
     assert _losses(first) == _losses(whole)[:3]
     assert [step["step"] for step in second["steps"]] == [4, 5, 6]
     assert _losses(second) == _losses(whole)[3:]
+    _check_loads_into_an_eager_model(Path(folder) / "step-3", tmp_path)
+
+
+def _check_loads_into_an_eager_model(checkpoint: Path, scratch: Path) -> None:
+    """The compiled run's checkpoint loads, every name strict, into torchtitan's model built
+    eagerly in this process (no mesh), which then fits the corpus better than the model as the
+    trainer initializes it."""
+    import torch
+    from tokenizers import Tokenizer
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    from ctc.data import prepare_text_assets
+    from ctc.models.flavors import graph_trainer_config, resolve_flavor
+    from ctc.trainer.registry import TOKENIZER_VOCAB
+
+    dcp_to_torch_save(checkpoint, scratch / "whole.pt")
+    saved = torch.load(scratch / "whole.pt", weights_only=False)
+    assets = prepare_text_assets(vocab_size=TOKENIZER_VOCAB)
+    tokenizer = Tokenizer.from_file(str(assets.tokenizer_path / "tokenizer.json"))
+    ids = tokenizer.encode(assets.corpus_path.read_text()[:20000]).ids
+    rows = torch.tensor(ids[: 4 * 129]).view(4, 129)
+
+    def corpus_loss(model: torch.nn.Module) -> float:
+        with torch.no_grad():
+            logits = model(rows[:, :-1])
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten()).item()
+
+    model_config = graph_trainer_config(resolve_flavor("llama3", "debugmodel")).model_spec.model
+    torch.manual_seed(0)
+    fresh, trained = model_config.build(), model_config.build()
+    fresh.init_weights()
+    trained.load_state_dict({name: saved[name] for name in trained.state_dict()}, strict=True)
+    assert corpus_loss(trained) < corpus_loss(fresh) - 0.1
 
 
 def test_the_loss_falls_on_the_corpus() -> None:
     report = _ctc_train("--mesh", "dp_shard=1", "--steps", "30", "--batch", "2", "--lr", "3e-3")
     losses = _losses(report)
     assert sum(losses[20:30]) / 10 <= 0.9 * losses[0], losses
+
+
+def _ctc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ctc", *args], capture_output=True, text=True, cwd=cwd, timeout=900
+    )
+
+
+def test_training_from_an_ir_file_that_ctc_opt_bucketed(tmp_path: Path) -> None:
+    """The IR is the artifact: captured once, bucketed by ``ctc opt``, trained by ``ctc train
+    --ir`` with the losses of ``--passes``; a file for another shape is refused by name."""
+    shape = ["--mesh", "dp_shard=2", "--seq-len", "64", "--batch", "1"]
+    captured = _ctc("capture", "--model", "llama3", "--flavor", "debugmodel", *shape,
+                    "-o", "step.ctc", cwd=tmp_path)  # fmt: skip
+    assert captured.returncode == 0, captured.stderr[-2000:]
+    opt = _ctc("opt", "step.ctc", "--passes", "bucket(block)", "-o", "bucketed.ctc", cwd=tmp_path)
+    assert opt.returncode == 0, opt.stderr[-2000:]
+    from_file = _ctc_train(*shape, "--steps", "2", "--ir", str(tmp_path / "bucketed.ctc"))
+    from_passes = _ctc_train(*shape, "--steps", "2", "--passes", "transformer_block_bucketing")
+    assert _losses(from_file) == _losses(from_passes)
+    other = ["--mesh", "dp_shard=2", "--seq-len", "32", "--steps", "1"]
+    refused = _ctc("train", *other, "--ir", "bucketed.ctc", cwd=tmp_path)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "bucketed.ctc: argument" in refused.stderr and "captured step's is" in refused.stderr
