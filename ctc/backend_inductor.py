@@ -76,6 +76,24 @@ class StepReport:
         """(name, ordinal) of the stage's inductor regions that ran compiled at least once."""
         return {(r.region.name, r.ordinal) for r in self.regions.get(stage, []) if r.calls}
 
+    def describe(self) -> str:
+        """Lines for a person: per compiled stage, its inductor regions (compiled, and run so
+        far) and each higher-order op that runs eagerly, with inductor's reason; CUDA graphs."""
+        lines = []
+        for stage in ("fwd", "bwd"):
+            if stage not in self.modules:
+                continue
+            regions, fallbacks = self.regions.get(stage, []), self.fallbacks.get(stage, [])
+            lines.append(
+                f"@{stage}: {len(regions)} inductor region(s) compiled, "
+                f"{len(self.executed_regions(stage))} ran; {len(fallbacks)} op(s) run eagerly"
+            )
+            lines.extend(f"  {f.describe(stage)}: {f.reason}" for f in fallbacks)
+        if self.cuda_graphs is not None:
+            for stage, counts in self.cuda_graphs.counts().items():
+                lines.append(f"@{stage} CUDA graph: {counts}")
+        return "\n".join(lines)
+
 
 @attrs.define
 class _Context:

@@ -138,6 +138,9 @@ def test_flex_attention_falls_back_alone_with_one_warning_per_stage(tmp_path: Pa
         executed = report.executed_regions(stage)
         assert executed <= dumped
         assert executed | fallen == dumped
+    described = report.describe().splitlines()
+    assert described[0].startswith(f"@fwd: {len(report.regions['fwd'])} inductor region(s)")
+    assert any("higher_order.flex_attention_backward" in line for line in described)
     eager = FlexNet()
     eager.load_state_dict(model.state_dict())
     assert torch.allclose(compiled(x, mask), eager(x, mask), atol=1e-5)
