@@ -206,30 +206,32 @@ def build_compiled_step(
     with export_joint(
         step, inputs, tracer=options.tracer, decompositions=decompositions
     ) as captured:
-        # One IR serves every rank: rank 0 lifts the capture and runs the joint passes, the
-        # others parse its text (their own capture only supplies the boundary to lower into).
-        text = None
-        if ranks.is_first():
-            lifted = lift_captured(captured, layout)
-            if options.ir is not None:
-                lifted = ir_for_capture(options.ir, lifted)
-            text = print_module(staged.run(lifted, "joint"))
-        if ranks.distributed():
-            text = ranks.broadcast(text)
-        if text is None:
-            raise CtcError("rank 0 sent no IR for the joint")
-        joint = parse_module(text, "<@joint>")
+        # Each rank lifts its own capture: it may hold the rank's coordinates (see ctc.ranks).
+        lifted = lift_captured(captured, layout)
+        if options.ir is not None:
+            lifted = ir_for_capture(
+                options.ir, lifted, ranks.first_difference(print_module(lifted))
+            )
+        joint = parse_module(print_module(staged.run(lifted, "joint")), "<@joint>")
         report.modules["joint"] = joint
         function = compile_joint(captured, joint, layout, staged, report)
     return CompiledStep(function, report, time.perf_counter() - start)
 
 
-def ir_for_capture(path: Path, lifted: Module) -> Module:
+def ir_for_capture(path: Path, lifted: Module, ranks_apart: str | None = None) -> Module:
     """The module of an IR file, when its ``@joint`` is the captured step's (see
-    ``ctc.frontend_fx.match``); a ``CtcError`` names the first difference otherwise."""
+    ``ctc.frontend_fx.match``); a ``CtcError`` names the first difference otherwise.
+    ``ranks_apart``: where the ranks' own captures differ (``ctc.ranks.first_difference``): one
+    file cannot be every rank's step then, and is refused."""
     from ctc.frontend_fx.match import check_same_step
     from ctc.ir import parse_module
 
+    if ranks_apart is not None:
+        raise CtcError(
+            f"{path}: one IR file cannot train this step, whose IR differs between ranks "
+            f"({ranks_apart}); capture a mesh whose ranks share their IR (no tensor "
+            "parallelism of the embedding), or train without --ir"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:

@@ -182,3 +182,15 @@ def test_training_from_an_ir_file_that_ctc_opt_bucketed(tmp_path: Path) -> None:
     refused = _ctc("train", *other, "--ir", "bucketed.ctc", cwd=tmp_path)
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     assert "bucketed.ctc: argument" in refused.stderr and "captured step's is" in refused.stderr
+
+
+def test_one_ir_file_is_refused_for_ranks_whose_steps_differ(tmp_path: Path) -> None:
+    """Tensor parallelism bakes each rank's vocabulary range into its step: a file captured
+    for rank 0 would train the others wrongly, so it is refused, naming the line."""
+    shape = ["--mesh", "dp_shard=1,tp=2", "--seq-len", "64", "--batch", "1"]
+    captured = _ctc("capture", "--model", "llama3", "--flavor", "debugmodel", *shape,
+                    "-o", "step.ctc", cwd=tmp_path)  # fmt: skip
+    assert captured.returncode == 0, captured.stderr[-2000:]
+    refused = _ctc("train", *shape, "--steps", "1", "--ir", "step.ctc", cwd=tmp_path)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "differs between ranks (rank 1 differs from rank 0: line" in refused.stderr
