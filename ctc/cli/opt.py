@@ -20,6 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
+
+from ctc.cli.progress import LARGE_OPS, Progress, op_count
 from ctc.dsl import detect_device, parse_pipeline
 from ctc.errors import CtcError
 from ctc.files import check_output, read_text, write_output
@@ -64,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timing", action="store_true", help="print a table of time per pass")
     parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help=f"no progress lines on stderr (shown for IR of {LARGE_OPS} ops or more)",
+    )
+    parser.add_argument(
         "--reproducer-dir",
         default=".",
         metavar="DIR",
@@ -98,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
         reproducer_prefix=f"{stem}.",
         device=device,
     )
-    manager = PassManager(pipeline, options)
     rows: list[tuple[str, float]] = []
     start = time.perf_counter()
     module = parse_module(text, name)
@@ -106,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
     # whose rescans of it would otherwise cost more the larger the model.
     gc.freeze()
     rows.append(("(parse input)", time.perf_counter() - start))
+    ops = op_count(module)
+    progress = Progress("opt", not args.quiet and ops >= LARGE_OPS)
+    progress.say(f"parsed {name}: {ops} ops in {rows[-1][1]:.1f} s")
+    manager = PassManager(pipeline, attrs.evolve(options, progress=progress.say))
     # Every pass must have a function of its stage to work on: an error, not a silent skip.
     plan_stages(pipeline, [func.name for func in module.functions], running="the module has")
     module = manager.run(module)
@@ -121,8 +133,9 @@ def run(args: argparse.Namespace) -> int:
                 f"to find the pass):\n{listing}"
             )
     start = time.perf_counter()
-    output = print_module(module)
-    write_output(args.output, output)
+    with progress.stage(f"printing and writing {args.output or 'stdout'}"):
+        output = print_module(module)
+        write_output(args.output, output)
     rows.append(("(print output)", time.perf_counter() - start))
     if args.timing:
         sys.stderr.write(timing_report(rows))

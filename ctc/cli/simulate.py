@@ -19,9 +19,11 @@ import argparse
 import gc
 import json
 import sys
+import time
 
 import attrs
 
+from ctc.cli.progress import LARGE_OPS, Progress, op_count
 from ctc.cli.values import MAX_RANKS, number, whole_number
 from ctc.errors import CtcError
 from ctc.files import check_output, read_text, write_output
@@ -58,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace here (default: none)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help=f"no progress lines on stderr (shown for IR of {LARGE_OPS} ops or more)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,16 +74,21 @@ def run(args: argparse.Namespace) -> int:
         profile = attrs.evolve(profile, gpus_per_node=args.gpus_per_node)
     check_output(args.trace)
     text, name = read_text(args.file, "an IR file")
+    start = time.perf_counter()
     module = parse_module(text, name)
     # The IR is immutable and lives as long as the command: out of the cyclic collector's way,
     # whose rescans of it would otherwise cost more the larger the model.
     gc.freeze()
+    ops = op_count(module)
+    progress = Progress("simulate", not args.quiet and ops >= LARGE_OPS)
+    progress.say(f"parsed {name}: {ops} ops in {time.perf_counter() - start:.1f} s")
     if not module.functions:
         raise CtcError(f"{name} has no functions to simulate")
     sizes = routed_symbol_sizes(module, args.routing_skew)
     if sizes:
         module = with_sizes(module, sizes)
-    reports = simulate_module(module, CostModel(profile, module.mesh))
+    with progress.stage(f"simulating on {profile.name}"):
+        reports = simulate_module(module, CostModel(profile, module.mesh))
     memory = _memory_fit(reports, profile.memory_bytes)
     if memory["memory_margin_bytes"] < 0:
         print(f"ctc simulate: {_fit_words(memory)}", file=sys.stderr)

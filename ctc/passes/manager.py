@@ -17,6 +17,7 @@ import shlex
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -47,6 +48,8 @@ class RunOptions:
     reproducer_prefix: str = ""
     # The target the pipeline was bound to, repeated in the replay command.
     device: str = "cpu"
+    # Told each pass's text before it runs and "text: seconds" after (ctc opt's progress).
+    progress: Callable[[str], None] | None = None
 
 
 @attrs.frozen
@@ -130,6 +133,9 @@ class PassManager:
             self.records.append(PassRecord(str(entry), 0.0, False, skip_reason))
             self._maybe_dump(entry, module, changed=False)
             return module
+        progress = self.options.progress
+        if progress is not None:
+            progress(f"{entry} ({index + 1}/{len(self.pipeline.entries)}) ...")
         start = time.perf_counter()
         try:
             returned = entry.pass_.run(view)
@@ -141,6 +147,8 @@ class PassManager:
             details = traceback.format_exc()
             self._fail(index, entry, module, f"failed: {type(error).__name__}: {error}", details)
         seconds = time.perf_counter() - start
+        if progress is not None:
+            progress(f"{entry}: {seconds:.1f} s")
         if not isinstance(returned, Module):
             message = f"returned a {type(returned).__name__}, not a Module"
             self._fail(index, entry, module, message, "")
