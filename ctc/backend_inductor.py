@@ -31,7 +31,7 @@ import torch
 import torch.fx as fx
 
 from ctc import ranks
-from ctc.errors import CtcError
+from ctc.errors import CtcError, CtcWarning
 from ctc.ir.core import Func, Module, walk_ops
 from ctc.ir.ops import RegionOp
 from ctc.ir.parser import parse_module
@@ -56,10 +56,6 @@ if TYPE_CHECKING:
     from ctc.frontend_fx.export import Captured
     from ctc.frontend_fx.groups import MeshLayout
     from ctc.passes.stages import StagedRun
-
-
-class CtcWarning(UserWarning):
-    """Something ctc did differently from what the pipeline asked, and why."""
 
 
 @attrs.define

@@ -20,8 +20,8 @@ from typing import Any
 import attrs
 import torch
 
-from ctc.backend_inductor import CtcWarning, StepReport
-from ctc.errors import CtcError
+from ctc.backend_inductor import StepReport
+from ctc.errors import CtcError, CtcWarning
 from ctc.passes.manager import RunOptions
 from ctc.passes.pipeline import Pipeline
 

@@ -311,7 +311,7 @@ class BackwardMarker:
 
 
 def _warn_without_nccl_graph_register(func: Func) -> None:
-    from ctc.backend_inductor import CtcWarning
+    from ctc.errors import CtcWarning
 
     has_collectives = any(isinstance(op, CollectiveOp) for op in walk_ops(func.ops))
     if has_collectives and os.environ.get("NCCL_GRAPH_REGISTER") != "0":

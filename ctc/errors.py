@@ -44,3 +44,8 @@ class SourceError(CtcError):
     @classmethod
     def at(cls, filename: str, text: str, line: int, column: int, message: str) -> SourceError:
         return cls(filename, text, [Diagnostic(line, column, message)])
+
+
+class CtcWarning(UserWarning):
+    """Something ctc did differently from what the pipeline asked, or a plan it made that will
+    not run as hoped, and why (the command line prints it as ``warning: ...``)."""

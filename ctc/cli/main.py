@@ -6,6 +6,7 @@ docstring is its ``--help`` text, with an example. Two things are caught here, n
 ``CtcError`` (bad input, or a failure explained in words) is printed without a traceback and
 exits 1; a closed stdout or stderr (``ctc ... | head``) ends the command quietly with status 141,
 as a Unix tool that the closed pipe stopped. Anything else is a bug and shows its traceback.
+A ``CtcWarning`` prints as ``warning: ...``, one line, without Python's file and line.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import io
 import os
 import platform
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any, TextIO
 
-from ctc.errors import CtcError
+from ctc.errors import CtcError, CtcWarning
 
 # name -> (module, one-line help). Order is the order of `ctc --help`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -92,7 +95,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+    *,
+    python_default: Any = warnings.showwarning,
+) -> None:
+    if issubclass(category, CtcWarning):
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        python_default(message, category, filename, lineno, file, line)
+
+
 def _run(argv: Sequence[str] | None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

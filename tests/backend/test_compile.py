@@ -10,9 +10,8 @@ import pytest
 import torch
 
 import ctc
-from ctc.backend_inductor import CtcWarning
 from ctc.dsl import parse_pipeline
-from ctc.errors import CtcError, SourceError
+from ctc.errors import CtcError, CtcWarning, SourceError
 from ctc.ir import parse_module, verify
 from ctc.passes.stages import plan_stages
 

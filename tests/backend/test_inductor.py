@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import ctc
-from ctc.backend_inductor import CtcWarning
+from ctc.errors import CtcWarning
 from ctc.ir import RegionOp, parse_module, verify, walk_ops
 from tests.backend.test_compile import batch, mse, pair
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar
 
 import attrs
 
-from ctc.errors import CtcError
+from ctc.errors import CtcError, CtcWarning
 from ctc.ir.core import Func, Module
 from ctc.ir.verifier import check
 from ctc.passes.base import Pass
@@ -117,6 +118,7 @@ class BucketPass(Pass):
         input_peak = memory_profile(flatten(func).ops, func.args).peak_bytes
         cap = None if self.cap is None else self.cap.bytes
         if self.mode == "auto":
+            _warn_when_over_the_device(func, input_peak, cost_model)
             budget = resolve_budget(
                 AUTO_BUDGET if self.memory_budget is None else self.memory_budget, input_peak
             )
@@ -132,3 +134,18 @@ class BucketPass(Pass):
                 "lower cap, or use bucket(auto)"
             )
         return build_function(bucketed, placement)
+
+
+def _warn_when_over_the_device(func: Func, input_peak: int, cost_model: CostModel) -> None:
+    """bucket(auto) keeps the peak where the input has it: when that is already more than the
+    device holds, no schedule it can choose fits, and it says so with the margin."""
+    device = cost_model.profile.memory_bytes
+    if input_peak > device:
+        warnings.warn(
+            f"bucket(auto) on @{func.name}: the step peaks at {input_peak / 2**30:.1f} GiB per "
+            f"rank before bucketing, over the {cost_model.profile.name} device's "
+            f"{device / 2**30:.1f} GiB by {(input_peak - device) / 2**30:.1f} GiB; no schedule "
+            "of this graph fits (more ranks, activation checkpointing or a smaller batch would)",
+            CtcWarning,
+            stacklevel=2,
+        )
