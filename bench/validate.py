@@ -19,7 +19,7 @@ Usage: .venv/bin/python bench/validate.py [--model llama3 deepseek_v3] [--ranks 
            [--pipelines none block auto] [--runs 3] [--steps 5] [--attribute] [--report-only]
        (--calibrate-only --model llama3 deepseek_v3 first: one profile per rank count for both)
 Results: bench/results/validate/ (cpuN.json profiles, one JSON per model and rank count) and
-bench/results/validate.md.
+bench/results/validate.md (--quick: bench/results/validate-quick/ and validate-quick.md).
 """
 
 from __future__ import annotations
@@ -197,6 +197,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.steps, args.warmup = 1, 2, 1
+        if args.results == RESULTS:  # a smoke run's profile never stands in for a full one
+            args.results = RESULTS.parent / "validate-quick"
     args.results.mkdir(parents=True, exist_ok=True)
     if args.calibrate_only:
         for ranks in args.ranks:
@@ -218,7 +220,7 @@ def main() -> int:
         result["calibration_load"] = float(load_file.read_text()) if load_file.exists() else None
         rows.append(result)
     print(report_text(rows))
-    (args.results.parent / "validate.md").write_text(report_markdown(rows))
+    (args.results.parent / f"{args.results.name}.md").write_text(report_markdown(rows))
     return 0
 
 

@@ -217,6 +217,10 @@ class CudaGraphSet:
                 "backward() after each training call (no accumulation over several forwards "
                 "with cudagraph), or run without cudagraph"
             )
+
+    def forward_replayed(self) -> None:
+        """The forward's outputs now hold activations its backward must read first (set only
+        after a replay: a capture or a check that failed leaves nothing pending)."""
         self.backward_pending = True
 
     def backward_ran(self) -> None:
@@ -262,7 +266,9 @@ class StageGraph:
             self._copy_inputs(args)
         self.graphs.backend.replay(self.graph)
         self.counts.replays += 1
-        if self.stage == "bwd":
+        if self.stage == "fwd":
+            self.graphs.forward_replayed()
+        else:
             self.graphs.backward_ran()
         return type(self.outputs)(self.outputs)
 

@@ -15,7 +15,7 @@ import os
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -29,6 +29,9 @@ from ctc.calibrate.fit import (
 from ctc.calibrate.shapes import Workload
 from ctc.errors import CtcError
 from ctc.schedule.profile import PROFILES, DeviceProfile
+
+if TYPE_CHECKING:
+    from ctc.calibrate.collectives import CollectiveSample
 
 # Buffer sizes of the timed collectives (bytes): what the debug models and a layer of a larger
 # model move per collective.
@@ -164,7 +167,7 @@ def _median_samples(per_rank: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
 
 
 def build_profile(
-    request: Request, compute: Any, collectives: Sequence[Any], source: str
+    request: Request, compute: Any, collectives: Sequence[CollectiveSample], source: str
 ) -> tuple[DeviceProfile, LinkFit | None]:
     """The profile the measurements give (``ctc.calibrate.fit``)."""
     kernel_overhead = statistics.median(compute.kernels.values())
@@ -193,7 +196,7 @@ def build_profile(
     link = None
     if collectives:
         link = fit_link(
-            [(s.kind, s.ranks, s.buffer_bytes, s.seconds - s.issue_s) for s in collectives]
+            [(s.op_class, s.ranks, s.buffer_bytes, s.seconds - s.issue_s) for s in collectives]
         )
         fields.update(
             intra_node_latency=link.latency,

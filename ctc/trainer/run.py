@@ -37,5 +37,9 @@ def train_worker(rank: int, world_size: int, argv: Sequence[str], verbose: bool)
     finally:
         with contextlib.redirect_stdout(io.StringIO()):
             trainer.close()
+        # CUDA graphs that hold NCCL collectives go before their process group does.
+        from ctc import cudagraphs
+
+        cudagraphs.release_all()
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -40,7 +40,7 @@ def test_ties_are_spreads_that_overlap_and_only_untied_pairs_must_agree() -> Non
 def test_op_kinds_and_the_gpu_summary() -> None:
     assert op_kind("aten.mm.default") == "matmul"
     assert op_kind("aten._scaled_dot_product_flash_attention.default") == "attention"
-    assert op_kind("aten.add.Tensor") == "kernel" and op_kind("coll.wait") == "wait"
+    assert op_kind("aten.add.Tensor") == "other kernels" and op_kind("coll.wait") == "wait"
     rows = [
         {"kind": "matmul", "count": 2, "measured_ms": 1.0, "h100_ms": 0.8, "calibrated_ms": 1.1},
         {"kind": "matmul", "count": 1, "measured_ms": 2.0, "h100_ms": 1.0, "calibrated_ms": 2.0},
@@ -63,6 +63,6 @@ def test_a_quick_run_tables_measured_against_simulated(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "v" / "llama3-4.json").read_text())
     assert set(result["modules"]) == {"none", "auto"}
     assert all(len(run["step_s"]["auto"]) == 2 for run in result["runs"])
-    table = (tmp_path / "validate.md").read_text()
+    table = (tmp_path / "v.md").read_text()
     assert table.count("| llama3 | 4 (dp_shard=2,tp=2) |") == 2
     assert "simulated ranking" in completed.stdout

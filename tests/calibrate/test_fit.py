@@ -87,3 +87,14 @@ def test_attention_and_memory_rates() -> None:
     samples = [("add", 1000, 10e-6 + 1000 / 2e9), ("mul", 4000, 10e-6 + 4000 / 2e9)]
     assert memory_bandwidth(samples, overhead=10e-6) == pytest.approx(2e9)
     assert memory_bandwidth([], 0.0) is None
+
+
+def test_a_measured_sample_names_its_collective_class() -> None:
+    """The fit prices a sample by its op class: an all-reduce has twice an all-gather's ring
+    steps and bytes (a kind string in its place was priced as an all-gather)."""
+    pytest.importorskip("torch")
+    from ctc.calibrate.collectives import CollectiveSample
+
+    sample = CollectiveSample("coll.all_reduce", 4, 4096, 1e-3, 1e-5)
+    assert sample.op_class is AllReduceOp
+    assert ring_terms(sample.op_class, 4, 4096) == (6, 6144.0)
