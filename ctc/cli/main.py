@@ -20,11 +20,10 @@ import io
 import os
 import platform
 import sys
-import warnings
 from collections.abc import Sequence
-from typing import Any, TextIO
 
-from ctc.errors import CtcError, CtcWarning
+from ctc.errors import CtcError
+from ctc.noise import show_ctc_warnings_plainly
 
 # name -> (module, one-line help). Order is the order of `ctc --help`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -95,24 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-    *,
-    python_default: Any = warnings.showwarning,
-) -> None:
-    if issubclass(category, CtcWarning):
-        print(f"warning: {message}", file=file or sys.stderr)
-    else:
-        python_default(message, category, filename, lineno, file, line)
-
-
 def _run(argv: Sequence[str] | None) -> int:
-    warnings.showwarning = _show_warning
+    show_ctc_warnings_plainly()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

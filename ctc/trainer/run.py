@@ -20,7 +20,7 @@ def train_worker(rank: int, world_size: int, argv: Sequence[str], verbose: bool)
     import torch.distributed as dist
     from torchtitan.config import ConfigManager
 
-    from ctc.noise import silence_known_noise
+    from ctc.noise import show_ctc_warnings_plainly, silence_known_noise
 
     if verbose:
         from torchtitan.tools.logging import init_logger
@@ -29,6 +29,7 @@ def train_worker(rank: int, world_size: int, argv: Sequence[str], verbose: bool)
     else:
         logging.getLogger().setLevel(logging.WARNING)
     silence_known_noise()
+    show_ctc_warnings_plainly()
     config = ConfigManager().parse_args(list(argv))
     trainer = config.build()
     try:
