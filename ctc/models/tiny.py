@@ -42,9 +42,16 @@ class TinyStep(nn.Module):
         return ((x - target) ** 2).sum() / x.numel()
 
 
-def build_tiny(mesh: Any, seed: int = 0, param_dtype: torch.dtype | None = None) -> TinyStep:
+def build_tiny(
+    mesh: Any,
+    seed: int = 0,
+    param_dtype: torch.dtype | None = None,
+    tp_plan: dict[str, Any] | None = None,
+) -> TinyStep:
     """The tiny step parallelized on ``mesh`` (a DeviceMesh with dimensions ``dp_shard`` and
-    ``tp``); weights from ``torch.manual_seed(seed)``, so every rank builds the same model."""
+    ``tp``); weights from ``torch.manual_seed(seed)``, so every rank builds the same model.
+    ``tp_plan``: each block's tensor-parallel plan (default: ``w1`` column-wise, ``w2``
+    row-wise, replicated activations between blocks)."""
     from torch.distributed.tensor.parallel import (
         ColwiseParallel,
         RowwiseParallel,
@@ -57,8 +64,9 @@ def build_tiny(mesh: Any, seed: int = 0, param_dtype: torch.dtype | None = None)
 
     torch.manual_seed(seed)
     step = TinyStep()
+    plan = tp_plan or {"w1": ColwiseParallel(), "w2": RowwiseParallel()}
     for block in step.blocks:
-        parallelize_module(block, mesh["tp"], {"w1": ColwiseParallel(), "w2": RowwiseParallel()})
+        parallelize_module(block, mesh["tp"], plan)
     policy = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=None)
     result: TinyStep = data_parallel(step, mesh["dp_shard"], mode="fully_shard", mp_policy=policy)
     return result

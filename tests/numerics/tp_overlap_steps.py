@@ -47,27 +47,13 @@ def golden_program(rank: int, world_size: int, chunks: tuple[int, ...], dtype: s
 def sequence_parallel_tiny(mesh: Any, seed: int = 0) -> Any:
     """ctc's tiny step with each block's ``w1`` gathering its input rows over ``tp`` and ``w2``
     reduce-scattering its output rows, every weight sharded over ``dp_shard`` by SimpleFSDP."""
-    import torch
     from torch.distributed.tensor import Shard
-    from torch.distributed.tensor.parallel import (
-        ColwiseParallel,
-        RowwiseParallel,
-        parallelize_module,
-    )
-    from torchtitan.experiments.graph_trainer.simple_fsdp import (
-        MixedPrecisionPolicy,
-        data_parallel,
-    )
+    from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel
 
-    from ctc.models.tiny import TinyStep
+    from ctc.models.tiny import build_tiny
 
-    torch.manual_seed(seed)
-    step = TinyStep()
-    for block in step.blocks:
-        plan = {
-            "w1": ColwiseParallel(input_layouts=Shard(0)),
-            "w2": RowwiseParallel(output_layouts=Shard(0)),
-        }
-        parallelize_module(block, mesh["tp"], plan)
-    policy = MixedPrecisionPolicy(param_dtype=None, reduce_dtype=None)
-    return data_parallel(step, mesh["dp_shard"], mode="fully_shard", mp_policy=policy)
+    plan = {
+        "w1": ColwiseParallel(input_layouts=Shard(0)),
+        "w2": RowwiseParallel(output_layouts=Shard(0)),
+    }
+    return build_tiny(mesh, seed, tp_plan=plan)
